@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from typing import List, Sequence, Tuple
 
-from .types import SensorFrame, TrackerOutput
+from .types import SensorFrame, TargetQuery, TrackerOutput
 
 
 class Tracker(abc.ABC):
@@ -30,8 +30,11 @@ class Tracker(abc.ABC):
     multi_target: bool = False
 
     @abc.abstractmethod
-    def set_commands(self, expressions: Sequence[str]) -> None:
-        """Replace the active expressions (already parsed, without "track")."""
+    def set_commands(self, queries: Sequence[TargetQuery]) -> None:
+        """Replace the active queries (parsed commands). An empty sequence
+        means idle. A single-target tracker follows the first non-multi query;
+        a referring tracker answers every multi query. A new query resets the
+        target memory and forces a global search."""
 
     @abc.abstractmethod
     def step(self, frame: SensorFrame) -> TrackerOutput:
@@ -42,8 +45,9 @@ class Tracker(abc.ABC):
         self.set_commands([])
 
     @property
-    def active_commands(self) -> List[str]:
-        return list(getattr(self, "_commands", []))
+    def active_commands(self) -> List[TargetQuery]:
+        """The queries set by the last ``set_commands`` call."""
+        return list(getattr(self, "_queries", []))
 
     def close(self) -> None:
         """Free backend resources."""

@@ -25,6 +25,22 @@ X_MODALITIES = ("depth", "thermal", "event")
 ALL_MODALITIES = ("rgb",) + X_MODALITIES
 
 
+@dataclass(frozen=True)
+class TargetQuery:
+    """One thing the user asked to track (parsed from a command).
+
+    expression: the referring expression without the verb, e.g. "the red car".
+    multi: True for "track all ..." (every matching object, referring MOT),
+        False for "track ..." (the single best match, single-target tracking).
+    """
+
+    expression: str
+    multi: bool = False
+
+    def __str__(self) -> str:
+        return ("track all " if self.multi else "track ") + self.expression
+
+
 class TrackState(enum.IntEnum):
     """Matches the constants of ``msg/Track.msg``."""
 
