@@ -343,7 +343,7 @@ def build_backend(kind: str, network_or_path: Any, device: str = "cpu", precisio
 _BACKEND_OPTIONS = {
     "torch": {"cuda_graphs", "compile", "input_names", "output_names", "example_inputs", "max_batch_size"},
     "onnxruntime": {"onnx_dir", "onnx_path", "providers", "threads", "input_names", "output_names",
-                    "example_inputs", "max_batch_size", "dynamic_batch", "opset"},
+                    "example_inputs", "max_batch_size", "dynamic_batch", "opset", "trt_cache_dir"},
     "tensorrt": {"engine_path", "onnx_path", "build_engine_if_missing", "workspace_mb", "max_batch_size",
                  "opt_batch_size", "calibration_frames", "calibration_cache", "model_hash", "allow_rebuild",
                  "example_inputs", "input_names", "output_names", "progress"},

@@ -144,3 +144,20 @@ def inspect_network(network: nn.Module, batch_size: int = 1,
 def example_numpy(io: NetworkIO) -> Dict[str, np.ndarray]:
     """The example inputs as numpy arrays (for parity checks)."""
     return {k: v.detach().cpu().numpy() for k, v in io.example.items()}
+
+
+def model_hash(network: nn.Module, input_spec: Mapping[str, TensorSpec], output_names: Sequence[str]) -> str:
+    """sha256 over the network's class, weights (names, dtypes, shapes, bytes)
+    and named I/O: any change to weights or shapes changes the hash, so a
+    stale engine is detected at load."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update(f"{type(network).__module__}.{type(network).__qualname__}".encode())
+    h.update(json.dumps([s.to_dict() for s in input_spec.values()] + list(output_names)).encode())
+    for name, t in sorted(network.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
