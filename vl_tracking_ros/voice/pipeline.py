@@ -1,0 +1,227 @@
+"""Audio stream -> utterances -> transcripts -> accepted commands.
+
+:class:`VoiceCommandPipeline` glues the parts together without any ROS:
+``feed(audio, sample_rate)`` takes chunks from any source (microphone, topic,
+WAV) and returns one :class:`VoiceResult` per finished utterance. Every
+result carries the transcript and confidence; ``result.command`` is set only
+when the utterance passed the wake-word / confidence checks and parsed as a
+tracker command. The ROS node publishes exactly these two things.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .audio import TARGET_RATE_HZ, StreamResampler, check_rate, to_mono_float32
+from .grammar import NotACommand, parse
+from .normalize import Normalized, TranscriptNormalizer
+from .recognizer import Recognizer, Transcript
+from .segmenter import Utterance, UtteranceSegmenter
+from .vad import build_vad
+
+#: VoiceResult.reason values.
+ACCEPTED = "accepted"
+NO_SPEECH = "no_speech"
+LOW_CONFIDENCE = "low_confidence"
+NO_WAKE_WORD = "no_wake_word"
+WAKE_WORD_ONLY = "wake_word_only"
+NOT_A_COMMAND = "not_a_command"
+
+
+@dataclass
+class VoiceResult:
+    """The outcome of one utterance.
+
+    transcript: what the recognizer heard (raw text + confidence).
+    normalized: the normalized text that was parsed.
+    command: the canonical command published on ``command``, or None.
+    reason: one of ``accepted``, ``no_speech``, ``low_confidence``,
+        ``no_wake_word``, ``wake_word_only``, ``not_a_command``.
+    detail: human-readable detail (e.g. the parser's message).
+    speech_end_s / closed_at_s: stream times (seconds of audio) of the end of
+        speech and of the segmenter's decision.
+    processing_s: wall time from the utterance closing to this result.
+    latency_s: end of speech -> result: ``closed_at_s - speech_end_s`` (the
+        silence waited for, real time for a live stream) + ``processing_s``.
+    """
+
+    transcript: Transcript
+    normalized: Normalized
+    command: Optional[str]
+    reason: str
+    detail: str = ""
+    start_s: float = 0.0
+    speech_end_s: float = 0.0
+    closed_at_s: float = 0.0
+    processing_s: float = 0.0
+    segment_reason: str = ""
+    extra: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.command is not None
+
+    @property
+    def latency_s(self) -> float:
+        return max(0.0, self.closed_at_s - self.speech_end_s) + self.processing_s
+
+    def to_dict(self) -> Dict[str, object]:
+        """JSON-ready dict (the ``voice/transcript`` message payload)."""
+        return {
+            "text": self.transcript.text,
+            "normalized": self.normalized.text,
+            "confidence": round(self.transcript.confidence, 4),
+            "no_speech_prob": round(self.transcript.no_speech_prob, 4),
+            "accepted": self.accepted,
+            "command": self.command,
+            "reason": self.reason,
+            "detail": self.detail,
+            "corrections": [list(c) for c in self.normalized.corrections],
+            "wake_word_heard": self.normalized.wake_word_heard,
+            "start_s": round(self.start_s, 3),
+            "speech_end_s": round(self.speech_end_s, 3),
+            "latency_s": round(self.latency_s, 3),
+            "asr_s": round(self.transcript.inference_s, 3),
+            "segment": self.segment_reason,
+            **self.extra,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+class VoiceCommandPipeline:
+    """Streaming voice-command recognizer.
+
+    recognizer: speech-to-text (:class:`~vl_tracking_ros.voice.recognizer.Recognizer`).
+    segmenter: utterance segmentation (VAD or push-to-talk).
+    normalizer: text normalization / vocabulary correction; its ``wake_word``
+        is the one detected.
+    require_wake_word: only utterances that start with the wake word (or that
+        follow a bare wake word within ``wake_window_s``) can be commands.
+        Safer next to people talking, one more word to say.
+    min_confidence: transcripts below this confidence are never commands.
+        Higher means fewer false commands from noise and more misses.
+    use_prompt: give the recognizer the vocabulary prompt (bias to command
+        words; costs ~60 prompt tokens of decoder time).
+    use_core_parser: decide with ``core.commands.parse_command`` when present.
+    """
+
+    def __init__(self, recognizer: Recognizer, segmenter: UtteranceSegmenter,
+                 normalizer: Optional[TranscriptNormalizer] = None, require_wake_word: bool = False,
+                 wake_window_s: float = 5.0, min_confidence: float = 0.25, use_prompt: bool = True,
+                 use_core_parser: bool = True) -> None:
+        self.recognizer = recognizer
+        self.segmenter = segmenter
+        self.normalizer = normalizer or TranscriptNormalizer()
+        if require_wake_word and not self.normalizer.wake_word:
+            raise ValueError("require_wake_word needs a normalizer with a wake_word")
+        self.require_wake_word = bool(require_wake_word)
+        self.wake_window_s = float(wake_window_s)
+        self.min_confidence = float(min_confidence)
+        self.prompt = self.normalizer.vocabulary.prompt() if use_prompt else None
+        self.use_core_parser = bool(use_core_parser)
+        self._resampler: Optional[StreamResampler] = None
+        self._armed_until_s = -1.0
+
+    @classmethod
+    def build(cls, recognizer: Recognizer, vad: str = "silero", mode: str = "vad",
+              wake_word: Optional[str] = None, require_wake_word: bool = False,
+              min_silence_ms: float = 400.0, max_utterance_s: float = 12.0,
+              **kwargs: object) -> "VoiceCommandPipeline":
+        """Convenience constructor with the default segmenter and normalizer."""
+        seg = UtteranceSegmenter(build_vad(vad) if mode == "vad" else None, mode=mode,
+                                 min_silence_ms=min_silence_ms, max_utterance_s=max_utterance_s)
+        norm = TranscriptNormalizer(wake_word=wake_word)
+        return cls(recognizer, seg, norm, require_wake_word=require_wake_word, **kwargs)  # type: ignore[arg-type]
+
+    # ----------------------------------------------------------- streaming
+    def reset(self) -> None:
+        """Start a new stream (drops partial audio and the wake-word arming)."""
+        self.segmenter.reset()
+        self._resampler = None
+        self._armed_until_s = -1.0
+
+    def feed(self, audio: np.ndarray, sample_rate: int) -> List[VoiceResult]:
+        """Feed a chunk of ``(N,)``/``(N, C)`` int16/float audio at any
+        accepted rate. Raises :class:`~vl_tracking_ros.voice.errors.AudioFormatError`
+        for audio it cannot interpret (the stream state is kept)."""
+        rate = check_rate(sample_rate)
+        mono = to_mono_float32(audio)
+        if self._resampler is None or self._resampler.sample_rate != rate:
+            self._resampler = StreamResampler(rate)
+        return self.feed_16k(self._resampler.push(mono))
+
+    def feed_16k(self, audio_f32: np.ndarray) -> List[VoiceResult]:
+        """Feed ``(N,) float32`` mono 16 kHz audio."""
+        return [self.process_utterance(u) for u in self.segmenter.push(audio_f32)]
+
+    def set_pressed(self, pressed: bool) -> List[VoiceResult]:
+        """Push-to-talk button (``"push_to_talk"`` segmenter mode)."""
+        return [self.process_utterance(u) for u in self.segmenter.set_pressed(pressed)]
+
+    def flush(self) -> List[VoiceResult]:
+        """End of stream: process buffered audio and an open utterance."""
+        out: List[VoiceResult] = []
+        if self._resampler is not None:
+            out += self.feed_16k(self._resampler.flush())
+        out += [self.process_utterance(u) for u in self.segmenter.flush()]
+        return out
+
+    def run_clip(self, audio: np.ndarray, sample_rate: int, chunk_s: float = 0.1) -> List[VoiceResult]:
+        """Process a whole recording as a stream of ``chunk_s`` chunks (as a
+        live source would deliver it), from a fresh stream state."""
+        self.reset()
+        step = max(1, int(round(chunk_s * sample_rate)))
+        arr = np.asarray(audio)
+        out: List[VoiceResult] = []
+        for i in range(0, arr.shape[0], step):
+            out += self.feed(arr[i:i + step], sample_rate)
+        out += self.flush()
+        return out
+
+    # ----------------------------------------------------------- decisions
+    def process_utterance(self, utt: Utterance) -> VoiceResult:
+        """Recognize one utterance and decide whether it is a command."""
+        t0 = time.perf_counter()
+        transcript = self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt)
+        norm = self.normalizer.normalize(transcript.text)
+        command, reason, detail = self._decide(transcript, norm, utt)
+        return VoiceResult(transcript=transcript, normalized=norm, command=command, reason=reason,
+                           detail=detail, start_s=utt.start_s, speech_end_s=utt.speech_end_s,
+                           closed_at_s=utt.closed_at_s, processing_s=time.perf_counter() - t0,
+                           segment_reason=utt.reason)
+
+    def decide_text(self, text: str, confidence: float = 1.0) -> VoiceResult:
+        """Run the text half of the pipeline on a given transcript (tests,
+        typed input): normalization, wake word, grammar."""
+        transcript = Transcript(text=text, confidence=confidence)
+        norm = self.normalizer.normalize(text)
+        fake = Utterance(np.zeros(0, np.float32), 0.0, 0.0, 0.0, 0.0, "text")
+        command, reason, detail = self._decide(transcript, norm, fake)
+        return VoiceResult(transcript, norm, command, reason, detail)
+
+    def _decide(self, transcript: Transcript, norm: Normalized, utt: Utterance):
+        if not norm.text and not norm.wake_word_heard:
+            return None, NO_SPEECH, "nothing recognized" if not transcript.text else f"only filler: {transcript.text!r}"
+        if self.require_wake_word:
+            armed = utt.start_s <= self._armed_until_s
+            if norm.wake_word_heard and not norm.text:
+                self._armed_until_s = utt.closed_at_s + self.wake_window_s
+                return None, WAKE_WORD_ONLY, f"listening for {self.wake_window_s:.0f} s"
+            if not norm.wake_word_heard and not armed:
+                return None, NO_WAKE_WORD, f"commands must start with {self.normalizer.wake_word!r}"
+            self._armed_until_s = -1.0
+        elif not norm.text:
+            return None, WAKE_WORD_ONLY, "wake word without a command"
+        if transcript.confidence < self.min_confidence:
+            return None, LOW_CONFIDENCE, f"confidence {transcript.confidence:.2f} < {self.min_confidence:.2f}"
+        try:
+            cmd = parse(norm.text, use_core=self.use_core_parser)
+        except NotACommand as exc:
+            return None, NOT_A_COMMAND, str(exc)
+        return cmd.text, ACCEPTED, ""
