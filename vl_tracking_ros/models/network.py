@@ -1,0 +1,210 @@
+"""The per-frame language tracking network (MVLM + COST + XTrack).
+
+:class:`LanguageTrackingNetwork` is an ``nn.Module`` with fixed-shape tensor
+inputs and a dict of tensor outputs -- no Python control flow on data, no
+device hard-coding -- so ENGINES can trace/export it. The text encoder is NOT
+inside: text tokens arrive already encoded (once per command).
+
+Inputs
+  image:       (B, 3, H, W) float32 normalised (:func:`normalize_image_rgb`);
+               H, W multiples of 16 (global 192x256 or local 160x160).
+  text_tokens: (B, L, D_text) float32 frozen-encoder token embeddings.
+  text_mask:   (B, L) bool, True for real tokens.
+  x_images:    (B, 4, H/q, W/q) float32, q = ``x_downsample``; channels
+               [depth, thermal, event+, event-] normalised by
+               :mod:`.modality_inputs`; zeros where absent. Optional.
+  x_present:   (B, 3) float32 in {0, 1}: depth / thermal / event present.
+
+Outputs (dict of tensors)
+  heatmap_logits (B, 1, h, w), offset (B, 2, h, w), size (B, 2, h, w),
+  corr (B, h, w) vision-language correlation in [-1, 1],
+  router_probs (B, M) mean router mass per X modality of this network,
+  x_share (B,) fraction of the fused image-token energy contributed by MeME,
+  plus training-time tensors: vis_tokens (B, N, d) unit (MVLM v_x),
+  text_unit (B, d) (MVLM u_t), con_vis_tokens (B, N, c) / con_text (B, c)
+  (COST pre-fusion contrastive embeddings), router_probs_tokens
+  (B, 2*layers, N, E), router_topk (B, 2*layers, N, E).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import X_MODALITY_CHANNELS, X_MODALITY_ORDER, ModelConfig
+from .fusion import OneStageFusion, sine_position_encoding_2d
+from .heads import CenterHead, CorrelationHead
+from .image_encoder import build_image_encoder
+from .meme import MeME, modality_group_probs
+
+
+class XPatchEmbed(nn.Module):
+    """Light patch embedding per X modality (XTrack's X tokens).
+
+    x_images (B, 4, H/q, W/q), x_present (B, 3) -> fused X tokens (B, N, d):
+    the mean over present modalities of Conv(patch=16/q) + modality embedding.
+    Also returns any_present (B, 1, 1) float.
+    """
+
+    def __init__(self, modalities: List[str], d_model: int, patch: int):
+        super().__init__()
+        self.modalities = list(modalities)
+        self.embeds = nn.ModuleDict({
+            m: nn.Sequential(nn.Conv2d(X_MODALITY_CHANNELS[m], d_model // 2, patch, stride=patch), nn.GELU(),
+                             nn.Conv2d(d_model // 2, d_model, 1))
+            for m in self.modalities
+        })
+        self.mod_embed = nn.Parameter(torch.zeros(len(self.modalities), d_model))
+        nn.init.normal_(self.mod_embed, std=0.02)
+        offsets, start = {}, 0
+        for m in X_MODALITY_ORDER:
+            offsets[m] = (start, start + X_MODALITY_CHANNELS[m])
+            start += X_MODALITY_CHANNELS[m]
+        self._channels = offsets
+
+    def forward(self, x_images: torch.Tensor, x_present: torch.Tensor):
+        total = None
+        count = None
+        for i, m in enumerate(self.modalities):
+            a, b = self._channels[m]
+            tok = self.embeds[m](x_images[:, a:b]).flatten(2).transpose(1, 2) + self.mod_embed[i]
+            w = x_present[:, X_MODALITY_ORDER.index(m)].reshape(-1, 1, 1)
+            total = tok * w if total is None else total + tok * w
+            count = w if count is None else count + w
+        fused = total / count.clamp_min(1.0)
+        return fused, (count > 0).to(fused.dtype)
+
+
+class LanguageTrackingNetwork(nn.Module):
+    """Backbone -> token projection -> one-stage fusion (+MeME) -> heads.
+
+    cfg: :class:`ModelConfig`; text_dim: width of the text encoder tokens;
+    pretrained: load the backbone's ImageNet weights (False only in tests).
+    """
+
+    def __init__(self, cfg: ModelConfig, text_dim: int = 384, pretrained: bool = True,
+                 image_encoder: Optional[nn.Module] = None):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.image_encoder = image_encoder if image_encoder is not None else build_image_encoder(cfg.backbone, pretrained)
+        self.img_proj = nn.Sequential(nn.Linear(self.image_encoder.out_channels, d), nn.LayerNorm(d))
+        self.text_proj = nn.Sequential(nn.Linear(text_dim, d), nn.LayerNorm(d))
+        self.fusion = OneStageFusion(d, cfg.num_heads, cfg.num_layers, cfg.ffn_dim, cfg.use_obj_token)
+        self.head = CenterHead(d, use_obj=cfg.use_obj_token)
+        self.corr_head = CorrelationHead(d)
+        # COST contrastive alignment projections (training only, pre-fusion)
+        self.con_vis = nn.Linear(d, cfg.contrastive_dim)
+        self.con_txt = nn.Linear(d, cfg.contrastive_dim)
+        self.x_modalities = list(cfg.x_modalities)
+        if self.x_modalities:
+            self.x_embed = XPatchEmbed(self.x_modalities, d, cfg.stride // cfg.x_downsample)
+            mk = lambda: MeME(d, cfg.meme_rank, len(self.x_modalities), cfg.meme_experts_per_modality, cfg.meme_top_k)
+            self.meme_attn = nn.ModuleList([mk() for _ in range(cfg.num_layers)])
+            self.meme_ffn = nn.ModuleList([mk() for _ in range(cfg.num_layers)])
+        self.use_meme = bool(self.x_modalities)
+
+    # -- parameter groups -------------------------------------------------
+    def base_parameters(self):
+        """Trainable RGB-base parameters (stage 1): everything except the
+        frozen backbone and the MeME/X branch."""
+        skip = ("image_encoder.", "x_embed.", "meme_attn.", "meme_ffn.")
+        return [p for n, p in self.named_parameters() if not n.startswith(skip) and p.requires_grad]
+
+    def meme_parameters(self):
+        """MeME + X patch embedding parameters (stage 2; base frozen)."""
+        keep = ("x_embed.", "meme_attn.", "meme_ffn.")
+        return [p for n, p in self.named_parameters() if n.startswith(keep)]
+
+    def trained_state_dict(self) -> Dict[str, torch.Tensor]:
+        """State dict without the frozen pretrained backbone (what we ship)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("image_encoder.")}
+
+    # -- forward -----------------------------------------------------------
+    def forward(self, image: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                x_images: Optional[torch.Tensor] = None, x_present: Optional[torch.Tensor] = None):
+        with torch.no_grad():
+            feats = self.image_encoder(image)
+        return self.forward_features(feats, text_tokens, text_mask, x_images, x_present)
+
+    def forward_features(self, feats: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                         x_images: Optional[torch.Tensor] = None,
+                         x_present: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """Same as forward from backbone features (B, C, h, w) (cached training)."""
+        b, _, h, w = feats.shape
+        d = self.cfg.d_model
+        pos = sine_position_encoding_2d(h, w, d, device=feats.device, dtype=feats.dtype)
+        img0 = self.img_proj(feats.flatten(2).transpose(1, 2))  # (B, N, d)
+        txt0 = self.text_proj(text_tokens)
+        seq, bias, n0 = self.fusion.build_sequence(img0 + pos, txt0, text_mask)
+
+        use_x = self.use_meme and x_images is not None and x_present is not None
+        probs_all, topk_all = [], []
+        x_energy = img0.new_zeros(b)
+        if use_x:
+            xt, any_x = self.x_embed(x_images, x_present)
+            xt = xt + pos
+        for i, layer in enumerate(self.fusion.layers):
+            a = layer.attention(seq, bias)
+            if use_x:
+                m_out, aux = self.meme_attn[i](seq[:, n0:], xt, (h, w))
+                m_out = m_out * any_x
+                seq = seq + a + F.pad(m_out, (0, 0, n0, 0))
+                x_energy = x_energy + m_out.norm(dim=-1).mean(1)
+                probs_all.append(aux["probs"]); topk_all.append(aux["topk_mask"])
+                xt = xt + layer.attention(xt)
+            else:
+                seq = seq + a
+            f = layer.feedforward(seq)
+            if use_x:
+                m_out, aux = self.meme_ffn[i](seq[:, n0:], xt, (h, w))
+                m_out = m_out * any_x
+                seq = seq + f + F.pad(m_out, (0, 0, n0, 0))
+                x_energy = x_energy + m_out.norm(dim=-1).mean(1)
+                probs_all.append(aux["probs"]); topk_all.append(aux["topk_mask"])
+                xt = xt + layer.feedforward(xt)
+            else:
+                seq = seq + f
+        seq = self.fusion.norm(seq)
+        img = seq[:, n0:]
+        txt = seq[:, self.fusion.n_prefix_extra:n0]
+        obj = seq[:, 0] if self.cfg.use_obj_token else None
+
+        out = self.head(img, (h, w), obj)
+        corr, v, u = self.corr_head(img, txt, text_mask, (h, w))
+        out["corr"] = corr
+        out["vis_tokens"] = v
+        out["text_unit"] = u
+        m = text_mask.to(txt0.dtype).unsqueeze(-1)
+        out["con_vis_tokens"] = self.con_vis(img0)
+        out["con_text"] = self.con_txt((txt0 * m).sum(1) / m.sum(1).clamp_min(1.0))
+        n_mod = max(1, len(self.x_modalities))
+        if use_x:
+            p = torch.stack(probs_all, dim=1)  # (B, 2L, N, E)
+            out["router_probs_tokens"] = p
+            out["router_topk"] = torch.stack(topk_all, dim=1)
+            out["router_probs"] = modality_group_probs(p, n_mod).mean(dim=(1, 2))
+            rgb_energy = img.norm(dim=-1).mean(1)
+            x_energy = x_energy / (2 * len(self.fusion.layers))
+            out["x_share"] = x_energy / (x_energy + rgb_energy + 1e-6)
+        else:
+            out["router_probs"] = img0.new_zeros(b, n_mod)
+            out["x_share"] = img0.new_zeros(b)
+        return out
+
+    def example_inputs(self, batch: int = 1, local: bool = True, device=None):
+        """Fixed-shape example inputs for tracing/export:
+        (image, text_tokens, text_mask, x_images, x_present)."""
+        h, w = (self.cfg.local_size, self.cfg.local_size) if local else tuple(self.cfg.global_size_hw)
+        q = self.cfg.x_downsample
+        text_dim = self.text_proj[0].in_features
+        image = torch.zeros(batch, 3, h, w, device=device)
+        tokens = torch.zeros(batch, self.cfg.max_text_tokens, text_dim, device=device)
+        mask = torch.zeros(batch, self.cfg.max_text_tokens, dtype=torch.bool, device=device)
+        mask[:, :4] = True
+        x_images = torch.zeros(batch, self.cfg.x_channels, h // q, w // q, device=device)
+        x_present = torch.zeros(batch, len(X_MODALITY_ORDER), device=device)
+        return image, tokens, mask, x_images, x_present
