@@ -318,13 +318,11 @@ class TrackerNode(Node):
         return parse_command(text, max_chars=self.config.command_max_chars)
 
     def _apply(self, parsed) -> List[TargetQuery]:
+        """Apply a parsed command (track / add / stop) to the active queries;
+        the worker hands them to the tracker before its next step. Raises
+        CommandError (e.g. too many targets after 'add')."""
         with self._cmd_lock:
-            if parsed.action == "stop":
-                self._queries = []
-            elif parsed.action == "add":
-                self._queries = self._queries + [q for q in parsed.queries if q not in self._queries]
-            else:
-                self._queries = list(parsed.queries)
+            self._queries = parsed.apply_to(self._queries)
             self._commands_dirty = True
             queries = list(self._queries)
         self.get_logger().info(f"commands: {C.commands_text(queries) or '(none: idle)'}")
@@ -332,23 +330,20 @@ class TrackerNode(Node):
 
     def _on_command(self, msg: String) -> None:
         try:
-            parsed = self._parse(msg.data)
+            self._apply(self._parse(msg.data))
         except CommandError as exc:
             shown = msg.data if len(msg.data) <= 60 else msg.data[:57] + "..."
             self._warn("command", f"command {shown!r} rejected: {exc}")
-            return
-        self._apply(parsed)
 
     def _on_set_command(self, request: SetCommand.Request, response: SetCommand.Response) -> SetCommand.Response:
         try:
-            parsed = self._parse(request.command)
+            queries = self._apply(self._parse(request.command))
         except CommandError as exc:
             self._warn("set_command", f"set_command rejected: {exc}")
             response.accepted = False
             response.message = str(exc)
             response.active_commands = C.commands_text(self.active_queries())
             return response
-        queries = self._apply(parsed)
         response.accepted = True
         response.message = "cleared" if not queries else "tracking: " + "; ".join(C.commands_text(queries))
         response.active_commands = C.commands_text(queries)
