@@ -7,8 +7,10 @@ stamp is nearest to the RGB stamp within ``slop_ns``. A frame waits for a
 stream only while a better match can still arrive:
 
 * the stream already has a sample stamped at or after the RGB stamp (later
-  samples can only be farther away), or
-* the clock passed ``rgb_stamp + slop_ns`` (anything later is out of slop), or
+  samples can only be farther away), or its next sample, due no sooner than
+  the last stamp plus the smallest recent interval, cannot be closer, or
+* the clock passed ``rgb_stamp + max_wait_ns`` (default ``slop_ns``: anything
+  later is out of slop), or the frame waited that long in wall time, or
 * the stream is silent (nothing for ``silence_timeout_ns``, or never seen),
 
 then it is emitted with whatever matched and the other streams listed in
@@ -30,6 +32,7 @@ seen on any stream (data-driven, right for replays and bags).
 from __future__ import annotations
 
 import collections
+import time
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
@@ -78,6 +81,15 @@ class _RateMeter:
         span = self._stamps[-1] - self._stamps[0]
         return (len(self._stamps) - 1) * 1e9 / span if span > 0 else 0.0
 
+    def min_interval_ns(self) -> Optional[int]:
+        """Smallest recent gap between stamps (None with < 3 stamps)."""
+        if len(self._stamps) < 3:
+            return None
+        st = np.fromiter(self._stamps, dtype=np.int64)
+        gaps = np.diff(st)
+        gaps = gaps[gaps > 0]
+        return int(gaps.min()) if gaps.size else None
+
 
 class _Stream:
     def __init__(self, name: str, max_queue: int):
@@ -120,12 +132,22 @@ class MultiStreamSynchronizer:
     event_window_ns: window of raw events given with each frame; longer
         shows slower motion, blurs fast motion, costs more to accumulate.
     event_retain_ns: raw event history kept (>= window + expected latency).
+    max_wait_ns: how long after its stamp (on the stamp clock) a frame waits
+        for late streams; default ``slop_ns``. Larger tolerates streams whose
+        messages arrive later than RGB (processing latency) at the cost of
+        output latency.
+    wall_clock: callable returning monotonic ns (default
+        ``time.monotonic_ns``) or None. When set, a frame is also released
+        once it has waited ``max_wait_ns`` of wall time since ``add_rgb``, so
+        a live node never holds the newest frame until the next RGB frame
+        arrives. Pass None (or a fake clock) for deterministic offline use.
     """
 
     def __init__(self, optional_streams: Sequence[str] = ("depth", "thermal", "event"), slop_ns: int = 50_000_000,
                  silence_timeout_ns: int = 1_000_000_000, max_queue: int = 30,
                  event_window_ns: int = 50_000_000, event_retain_ns: Optional[int] = None,
-                 max_events: int = 2_000_000):
+                 max_events: int = 2_000_000, max_wait_ns: Optional[int] = None,
+                 wall_clock=time.monotonic_ns):
         names = tuple(optional_streams)
         if len(set(names)) != len(names) or "rgb" in names:
             raise SyncError(f"optional_streams must be distinct names other than 'rgb', got {names}")
@@ -143,8 +165,12 @@ class MultiStreamSynchronizer:
         self.event_retain_ns = int(event_retain_ns) if event_retain_ns is not None else \
             max(4 * self.event_window_ns, self.event_window_ns + 4 * self.slop_ns, 500_000_000)
         self.max_events = int(max_events)
+        self.max_wait_ns = self.slop_ns if max_wait_ns is None else int(max_wait_ns)
+        if self.max_wait_ns < 0:
+            raise SyncError(f"max_wait_ns must be >= 0, got {max_wait_ns!r}")
+        self.wall_clock = wall_clock
         self._streams: Dict[str, _Stream] = {n: _Stream(n, self.max_queue) for n in names}
-        self._rgb: Deque[Tuple[int, Any]] = collections.deque()
+        self._rgb: Deque[Tuple[int, Any, Optional[int]]] = collections.deque()
         self._rgb_last: Optional[int] = None
         self._rgb_rate = _RateMeter()
         self._rgb_counts = collections.Counter()
@@ -167,7 +193,7 @@ class MultiStreamSynchronizer:
         self._rgb_last = stamp
         self._rgb_rate.add(stamp)
         self._tick(stamp)
-        self._rgb.append((stamp, payload))
+        self._rgb.append((stamp, payload, self.wall_clock() if self.wall_clock is not None else None))
         while len(self._rgb) > self.max_queue:
             self._rgb.popleft()
             self._rgb_counts["overflow"] += 1
@@ -250,7 +276,15 @@ class MultiStreamSynchronizer:
     def _ready(self, s: _Stream, stamp: int, clock: int) -> bool:
         if s.covered_until is not None and s.covered_until >= stamp:
             return True
-        return clock >= stamp + self.slop_ns or self._silent(s, clock)
+        if s.window is None and s.last_stamp is not None:
+            # the next sample is due no sooner than last + the smallest recent
+            # gap: when that is no closer than what we have, the match is final
+            gap = s.rate.min_interval_ns()
+            if gap is not None:
+                d = stamp - s.last_stamp
+                if s.last_stamp + gap - stamp >= min(d, self.slop_ns + 1):
+                    return True
+        return clock >= stamp + self.max_wait_ns or self._silent(s, clock)
 
     def pop_ready(self, now_ns: Optional[int] = None) -> List[SyncedSample]:
         """Emit every pending RGB frame whose matches are final, oldest
@@ -266,9 +300,11 @@ class MultiStreamSynchronizer:
             if track_silence and not s.was_silent and self._silent(s, clock):
                 s.was_silent = True
                 s.counts["went_silent"] += 1
+        wall = self.wall_clock() if self.wall_clock is not None else None
         while self._rgb:
-            stamp, rgb = self._rgb[0]
-            if not all(self._ready(s, stamp, clock) for s in self._streams.values()):
+            stamp, rgb, arrived = self._rgb[0]
+            waited_out = wall is not None and arrived is not None and wall - arrived >= self.max_wait_ns
+            if not waited_out and not all(self._ready(s, stamp, clock) for s in self._streams.values()):
                 break
             self._rgb.popleft()
             sample = SyncedSample(stamp, rgb)
@@ -309,7 +345,8 @@ class MultiStreamSynchronizer:
     def reset(self) -> None:
         """Forget all queued data and stamps (e.g. after a bag loops)."""
         self.__init__(self.optional_streams, self.slop_ns, self.silence_timeout_ns, self.max_queue,
-                      self.event_window_ns, self.event_retain_ns, self.max_events)
+                      self.event_window_ns, self.event_retain_ns, self.max_events, self.max_wait_ns,
+                      self.wall_clock)
 
     @property
     def pending(self) -> int:
