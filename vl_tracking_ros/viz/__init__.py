@@ -1,0 +1,2 @@
+"""Visualisation (OpenCV allowed here, never in ``core``): annotated debug
+images and video writers."""
