@@ -1,7 +1,7 @@
 """Demo on a robot's ROS 2 install: replay a synthetic clip into tracker_node,
 with a command console in its own terminal and RViz.
 
-    ros2 launch vl_tracking_ros demo.launch.py suite:=smoke preset:=default rviz:=true
+    ros2 launch vl_tracking_ros demo.launch.py suite:=switch preset:=default rviz:=true
 
 The replay node publishes the clip's scripted commands too; type more in the
 console (``track the red ball``, ``track all people``, ``stop``).
@@ -23,8 +23,8 @@ def generate_launch_description():
     demo_config = os.path.join(share, "config", "demo.yaml")
     rviz_config = os.path.join(share, "config", "vl_tracking.rviz")
     args = [
-        DeclareLaunchArgument("suite", default_value="smoke", description="synthetic suite to replay"),
-        DeclareLaunchArgument("seed", default_value="0", description="suite seed"),
+        DeclareLaunchArgument("suite", default_value="switch", description="synthetic suite to replay"),
+        DeclareLaunchArgument("seed", default_value="-1", description="suite seed (-1 = the suite default)"),
         DeclareLaunchArgument("preset", default_value="default", description="tracker model preset"),
         DeclareLaunchArgument("rviz", default_value="true", description="start RViz"),
     ]

@@ -182,8 +182,10 @@ TRACKER_PARAMS: Tuple[ParamSpec, ...] = (
 REPLAY_PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec("source", "suite", "what to replay: suite (generated on the fly) or bag (an MCAP bag)",
               choices=("suite", "bag")),
-    ParamSpec("suite", "smoke", "synthetic suite name (vl_tracking_ros.data.suites) when source=suite"),
-    ParamSpec("seed", 0, "suite seed (same seed = same clips)", min_value=0, max_value=2**31 - 1),
+    ParamSpec("suite", "switch", "synthetic suite name (vl_tracking_ros.data.suites: sot-day, sot-night, switch, "
+              "small-fast, occlusion, rmot) when source=suite"),
+    ParamSpec("seed", -1, "suite seed (same seed = same clips); -1 = the suite's fixed default seed",
+              min_value=-1, max_value=10**8 - 1),
     ParamSpec("clip_index", 0, "which clip of the suite to replay", min_value=0, max_value=100000),
     ParamSpec("bag_path", "", "MCAP bag written by `vl-tracking generate --bag` when source=bag"),
     ParamSpec("rate_hz", 0.0, "publish rate; 0 = the clip's own frame rate", min_value=0.0, max_value=1000.0),
@@ -318,8 +320,8 @@ class ReplayNodeConfig:
     """Validated replay_node configuration."""
 
     source: str = "suite"
-    suite: str = "smoke"
-    seed: int = 0
+    suite: str = "switch"
+    seed: int = -1
     clip_index: int = 0
     bag_path: str = ""
     rate_hz: float = 0.0

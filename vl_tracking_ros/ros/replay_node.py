@@ -2,7 +2,9 @@
 
 Publishes (relative names, same as tracker_node subscribes):
   rgb/image, rgb/camera_info, depth/image, thermal/image (sensor_msgs),
-  events (vl_tracking_ros/EventArray) or events/image (sensor_msgs/Image),
+  events (vl_tracking_ros/EventArray) or events/image (sensor_msgs/Image);
+  each frame's event packet is followed by an empty packet stamped at the
+  frame ("stream complete up to here", as drivers' time-only packets say),
   command (std_msgs/String, the clip's scripted commands at their frames).
 
 The source is a suite of the synthetic world (``source: suite``, generated on
@@ -66,14 +68,14 @@ def clip_from_world(clip: Any, name: str = "") -> ReplayClip:
                       name=name or str(getattr(clip, "name", getattr(clip, "clip_id", "clip"))))
 
 
-def load_suite_clip(suite: str, seed: int = 0, clip_index: int = 0) -> ReplayClip:
-    """Generate clip ``clip_index`` of synthetic suite ``suite`` (seeded)."""
+def load_suite_clip(suite: str, seed: Optional[int] = None, clip_index: int = 0) -> ReplayClip:
+    """Render clip ``clip_index`` of synthetic suite ``suite`` (``seed`` None
+    or negative = the suite's default seed)."""
     from ..data.suites import get_suite
 
-    for i, clip in enumerate(get_suite(suite, seed=seed)):
-        if i == clip_index:
-            return clip_from_world(clip, name=f"{suite}[{clip_index}] seed {seed}")
-    raise ValueError(f"suite {suite!r} (seed {seed}) has no clip {clip_index}")
+    s = get_suite(suite, seed=None if seed is None or seed < 0 else seed)
+    clip = s.clip(clip_index)  # IndexError names the suite's size
+    return clip_from_world(clip, name=clip.name)
 
 
 def load_bag_clip(path: str) -> ReplayClip:
@@ -99,10 +101,12 @@ class ReplayNode(Node):
 
     Attributes for in-process users (demo, bench): ``frames_published``,
     ``done`` (set after the last frame unless looping), ``on_frame`` (optional
-    callable ``(index, stamp_ns)`` run after each published frame).
+    callable ``(index, stamp_ns)`` run after each published frame);
+    ``autostart=False`` waits for :meth:`start` instead of ``start_delay_s``.
     """
 
-    def __init__(self, node_name: str = "replay_node", clip: Optional[ReplayClip] = None, **kwargs: Any) -> None:
+    def __init__(self, node_name: str = "replay_node", clip: Optional[ReplayClip] = None, autostart: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.config = cfg = P.replay_config(P.declare_and_read(self, P.REPLAY_PARAMS))
         if clip is None:
@@ -136,14 +140,19 @@ class ReplayNode(Node):
         self.rate_hz = cfg.rate_hz if cfg.rate_hz > 0 else clip.fps
         self._index = 0
         self._timer = None
-        self._start_timer = self.create_timer(max(cfg.start_delay_s, 1e-3), self._start)
+        self._start_timer = self.create_timer(max(cfg.start_delay_s, 1e-3), self.start) if autostart else None
         self.get_logger().info(f"replaying {clip.name}: {len(clip.frames)} frames at {self.rate_hz:.1f} Hz "
                                f"(rgb {cfg.encodings_rgb}, modalities {', '.join(cfg.modalities) or 'none'})")
 
-    def _start(self) -> None:
-        self._start_timer.cancel()
-        self.destroy_timer(self._start_timer)
-        self._timer = self.create_timer(1.0 / self.rate_hz, self._tick)
+    def start(self) -> None:
+        """Start publishing (called by the start-delay timer, or by an
+        in-process user that created the node with ``autostart=False``)."""
+        if self._start_timer is not None:
+            self._start_timer.cancel()
+            self.destroy_timer(self._start_timer)
+            self._start_timer = None
+        if self._timer is None:
+            self._timer = self.create_timer(1.0 / self.rate_hz, self._tick)
 
     # -------------------------------------------------------------- messages
     def _build(self, i: int) -> _FrameMsgs:
@@ -207,6 +216,11 @@ class ReplayNode(Node):
             self.pub_thermal.publish(msgs.thermal)
         if msgs.events is not None:
             self.pub_events.publish(msgs.events)
+            if isinstance(msgs.events, EventArray):
+                # an empty packet stamped at the frame: "no more events up to here", so the
+                # tracker need not wait for later events before using this frame
+                self.pub_events.publish(EventArray(header=msgs.rgb.header, width=msgs.events.width,
+                                                   height=msgs.events.height))
         self.pub_rgb.publish(msgs.rgb)
         if self.pub_command is not None and (self.frames_published < n or cfg.loop):
             for text in self._commands.get(i, ()):
@@ -244,7 +258,7 @@ def main(argv: Optional[list] = None) -> int:
         while rclpy.ok() and not node.done.is_set():
             rclpy.spin_once(node, timeout_sec=0.1)
         return 0
-    except (P.ParameterError, ValueError) as exc:
+    except (P.ParameterError, ValueError, IndexError) as exc:
         print(f"replay_node: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):

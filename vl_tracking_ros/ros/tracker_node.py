@@ -158,19 +158,22 @@ class TrackerNode(Node):
     # ------------------------------------------------------------------ setup
     def _assembler_config(self) -> AssemblerConfig:
         cfg = self.config
-        return AssemblerConfig(
-            modalities=cfg.modalities,
-            slop_ns=int(cfg.sync_slop_ms * 1e6),
-            silence_timeout_ns=int(cfg.sync_silence_timeout_s * 1e9),
-            max_wait_ns=int(cfg.sync_max_wait_ms * 1e6),
-            event_window_us=int(cfg.events_window_ms * 1e3),
-            event_representation=cfg.events_representation,
-            event_bins=cfg.events_bins,
-            homographies={m: np.asarray(h, dtype=np.float64).reshape(3, 3)
-                          for m, h in (("depth", cfg.align_depth_homography),
-                                       ("thermal", cfg.align_thermal_homography),
-                                       ("event", cfg.align_event_homography)) if h is not None},
-        )
+        homographies = {m: h for m, h in (("depth", cfg.align_depth_homography),
+                                          ("thermal", cfg.align_thermal_homography),
+                                          ("event", cfg.align_event_homography)) if h is not None}
+        try:
+            return AssemblerConfig(
+                modalities=cfg.modalities,
+                slop_ns=max(1, int(round(cfg.sync_slop_ms * 1e6))),
+                silence_timeout_ns=int(round(cfg.sync_silence_timeout_s * 1e9)),
+                max_wait_ns=int(round(cfg.sync_max_wait_ms * 1e6)),
+                event_window_us=max(1, int(round(cfg.events_window_ms * 1e3))),
+                event_representation=cfg.events_representation,
+                event_bins=cfg.events_bins,
+                homographies={m: np.asarray(h, dtype=np.float64).reshape(3, 3) for m, h in homographies.items()},
+            )
+        except ValueError as exc:  # AssemblerError: e.g. a singular homography
+            raise P.ParameterError(f"sync/events/align parameters: {exc}") from exc
 
     def _thermal_calibration(self) -> Optional[ThermalCalibration]:
         cfg = self.config
@@ -181,7 +184,7 @@ class TrackerNode(Node):
         return ThermalCalibration.preset(cfg.thermal_calibration)
 
     def _build_tracker(self):
-        from ..trackers.registry import build_tracker
+        from ..trackers.router import build_with_options
 
         cfg = self.config
         options: Dict[str, Any] = {"device": cfg.model_device, "backend": cfg.model_backend}
@@ -191,12 +194,12 @@ class TrackerNode(Node):
             options.update(single_preset=cfg.model_single_preset, multi_preset=cfg.model_multi_preset,
                            fallback_preset=cfg.model_fallback_preset, warm_up=cfg.model_warm_up)
         try:
-            return build_tracker(cfg.model_preset, **options), ""
+            return build_with_options(cfg.model_preset, **options), ""
         except Exception as exc:  # missing weights, unknown preset, backend failure: stay up
             note = f"fallback: {cfg.model_preset} failed ({type(exc).__name__}: {exc})"
             self.get_logger().error(f"cannot build tracker preset {cfg.model_preset!r}: {type(exc).__name__}: "
                                     f"{exc}; falling back to the {cfg.model_fallback_preset!r} preset")
-            return build_tracker(cfg.model_fallback_preset), note
+            return build_with_options(cfg.model_fallback_preset, **options), note
 
     def tracker_name(self) -> str:
         """What produces the tracks, e.g. ``default(single=mvlm-small, multi=heuristic [fallback])``."""
@@ -273,7 +276,9 @@ class TrackerNode(Node):
             self._warn("events", f"events: {exc}")
             return
         self._rates["event"].tick()
-        self._add("events", lambda a: a.add_events(batch))
+        # the packet covers the stream up to its newest event, or up to its stamp when empty
+        covered_ns = max(C.stamp_to_ns(msg.header.stamp), int(batch.t_us.max()) * 1000 if len(batch) else 0)
+        self._add("events", lambda a: a.add_events(batch, stamp_ns=covered_ns))
 
     def _on_event_packet(self, msg) -> None:  # pragma: no cover - needs event_camera_msgs
         try:

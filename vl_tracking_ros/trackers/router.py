@@ -59,9 +59,7 @@ class RoutingTracker(Tracker):
 
     # ------------------------------------------------------------------ build
     def _build(self, preset: str) -> Tracker:
-        from .registry import build_tracker  # late: registry imports this module's siblings lazily
-
-        return build_tracker(preset, **self._options)
+        return build_with_options(preset, **self._options)
 
     def _tracker_for(self, role: str) -> Tracker:
         """The tracker of ``role`` ("single" / "multi"), built on first use."""
@@ -77,9 +75,7 @@ class RoutingTracker(Tracker):
             _LOG.error("router: cannot build %s preset %r for %r commands (%s); falling back to %r",
                        role, preset, "track all" if role == "multi" else "track", reason,
                        self._fallback_preset)
-            from .registry import build_tracker
-
-            tracker = build_tracker(self._fallback_preset)  # numpy-only: takes no device/backend options
+            tracker = build_with_options(self._fallback_preset, **self._options)
             self._built_preset[role] = self._fallback_preset
         self._trackers[role] = tracker
         return tracker
@@ -156,6 +152,28 @@ class RoutingTracker(Tracker):
                 preset += " [fallback]"
             parts.append(f"{role}={preset}")
         return f"{self.name}({', '.join(parts)})"
+
+
+def build_with_options(preset: str, **options: Any) -> Tracker:
+    """``registry.build_tracker(preset, **options)`` passing only the options
+    the preset's factory accepts (all of them when it takes ``**kwargs``), so
+    one option set (device, backend, weights_dir, ...) serves every preset --
+    the numpy-only heuristic has no device."""
+    import importlib
+    import inspect
+
+    from .registry import PRESETS, build_tracker
+
+    if preset in PRESETS and options:
+        module_name, factory_name = PRESETS[preset].split(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), factory_name)
+            params = inspect.signature(factory).parameters
+        except (ImportError, AttributeError, TypeError, ValueError):
+            params = None  # let build_tracker raise its own, clearer error
+        if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            options = {k: v for k, v in options.items() if k in params}
+    return build_tracker(preset, **options)
 
 
 def build_default(single_preset: str = "mvlm-small", multi_preset: str = "rmot-small",
