@@ -8,8 +8,10 @@ runner, the command plumbing or the metrics are wrong.
 
 The evaluator hands it the clip through :meth:`OracleTracker.attach_clip`
 before the first frame. It only answers while it has a command (after "stop"
-it is idle, like a real tracker), and it reads the referent of the expression
-its command names; it never sees the future.
+it is idle, like a real tracker), and it answers a command only while the
+clip's active expression is the one the command names (same normalised text),
+so a command the runner failed to deliver scores zero; it never sees the
+future.
 
 Preset ``oracle`` (``build``).
 """
@@ -17,13 +19,10 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
+from ..core.commands import CommandError, normalize_expression
 from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..eval.ground_truth import active_referent_boxes, sot_box
-
-
-def _norm(text: str) -> str:
-    return " ".join(str(text).lower().split())
 
 
 class OracleTracker(Tracker):
@@ -48,14 +47,16 @@ class OracleTracker(Tracker):
         self._queries = list(queries)
 
     def _expression_for(self, query: TargetQuery, frame_index: int) -> Optional[Any]:
-        """The clip expression the query names (by text), else the active one."""
+        """The clip expression the query names (same normalised text and kind)
+        that is active at ``frame_index``, else None."""
         active = self._clip.active_expression(frame_index)
-        if active is not None and (_norm(active.text) == _norm(query.expression) or bool(active.multi) == query.multi):
-            return active
-        for expr in getattr(self._clip, "expressions", []) or []:
-            if _norm(expr.text) == _norm(query.expression):
-                return expr
-        return None
+        if active is None or bool(active.multi) != query.multi:
+            return None
+        try:
+            same = normalize_expression(active.text) == normalize_expression(query.expression)
+        except CommandError:
+            same = False
+        return active if same else None
 
     def step(self, frame: SensorFrame) -> TrackerOutput:
         if self._clip is None:
@@ -72,7 +73,7 @@ class OracleTracker(Tracker):
             if query.multi:
                 boxes = active_referent_boxes(self._clip, i, expr)
             else:
-                box = sot_box(self._clip, i) if expr is self._clip.active_expression(i) else None
+                box = sot_box(self._clip, i)
                 boxes = {} if box is None else {int(expr.referent_ids[0]): box}
             for oid, box in boxes.items():
                 tracks.append(TrackResult(track_id=oid, box_xyxy=box.astype("float32"), confidence=1.0,
