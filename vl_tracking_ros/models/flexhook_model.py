@@ -36,7 +36,9 @@ class FlexHookConfig:
 
     text_dim: width of the text encoder's token features (MiniLM: 384).
     dim: token width inside FlexHook (wider = more capacity, slower).
-    channels: channels of each sampled backbone scale, coarse first.
+    channels: channels of each sampled map, coarse first (default: the
+        stride-16 backbone map, 112, and the stride-8 map plus one normalised
+        thermal channel, 40 + 1; the thermal channel is zero without thermal).
     grid: K of the K x K neighbouring grid (K^2 tokens per tracklet and scale;
         more points = finer appearance, linear cost).
     margin: neighbourhood enlargement of the box on each side, in box sizes
@@ -52,7 +54,7 @@ class FlexHookConfig:
 
     text_dim: int = 384
     dim: int = 64
-    channels: Sequence[int] = (112, 40)
+    channels: Sequence[int] = (112, 41)
     grid: int = 4
     margin: float = 0.25
     frames: int = 4

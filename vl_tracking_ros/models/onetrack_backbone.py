@@ -62,3 +62,23 @@ def preprocess_rgb(image_rgb: np.ndarray, input_hw: Tuple[int, int]) -> torch.Te
     if image_rgb.shape[:2] != (h, w):
         image_rgb = cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(normalize_image_rgb(image_rgb))[None]
+
+
+#: thermal normalisation of the extra FlexHook channel: (T - 300 K) / 30 K
+THERMAL_CENTER_K = 300.0
+THERMAL_SCALE_K = 30.0
+
+
+def thermal_channel(thermal_k: Optional[np.ndarray], out_hw: Tuple[int, int]) -> np.ndarray:
+    """(H, W) float32 Kelvin (or None) -> (1, h, w) float32 normalised
+    temperature at ``out_hw`` (zeros when the frame has no thermal image).
+    NaN pixels read as THERMAL_CENTER_K."""
+    import cv2
+
+    if thermal_k is None:
+        return np.zeros((1,) + tuple(int(v) for v in out_hw), np.float32)
+    if thermal_k.ndim != 2:
+        raise ValueError(f"thermal_k must be (H, W) Kelvin, got shape {thermal_k.shape}")
+    t = np.nan_to_num(thermal_k.astype(np.float32), nan=THERMAL_CENTER_K)
+    t = cv2.resize(t, (int(out_hw[1]), int(out_hw[0])), interpolation=cv2.INTER_AREA)
+    return ((t - THERMAL_CENTER_K) / THERMAL_SCALE_K)[None].astype(np.float32)

@@ -1,0 +1,269 @@
+"""Train the ``rmot-*`` presets: OneTrack-M (part-based multitask) + FlexHook.
+
+Entry point: :func:`run(config)` with the parsed YAML (``kind: rmot``), called
+by ``vl-tracking train --config config/models/rmot-small.yaml``.
+
+Schedule (OneTrack-M paper §3.5, "part-based multitask training", TMP):
+``heatmap`` head first, then ``dims``, then ``disp`` (+ the ReID
+embedding) -- in each of these phases only that head's loss is optimised and
+the other heads are frozen (``requires_grad=False``; the shared encoder
+trains throughout) -- then ``joint`` fine-tuning of everything on the
+weighted sum. ``onetrack.schedule: joint`` is the ablation: the same total
+number of steps, all losses from the start.
+
+FlexHook (its paper's "Loss & Training"): focal loss on the (expression,
+tracklet) logits + the reference-point barrier L_r, on ground-truth
+tracklets perturbed by the tracking-noise augmentations (``rmot_noise``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..models.errors import ModelConfigError
+from ..models.flexhook_chook import reference_barrier_loss
+from ..models.flexhook_losses import pair_focal_loss
+from ..models.onetrack_losses import build_window_targets, collate_targets, onetrack_losses
+from .rmot_data import CachedClip, TextBank
+from .rmot_noise import NoiseConfig, perturb
+
+PHASES_TMP = (("heatmap", ("heatmap",)), ("dims", ("dims",)), ("disp", ("disp", "embed")),
+              ("joint", ("heatmap", "dims", "disp", "embed")))
+LOSS_WEIGHTS = {"heatmap": 1.0, "dims": 1.0, "disp": 1.0, "embed": 0.2}
+
+_TRAIN_KEYS = {"seed", "clips", "seed_base", "num_frames", "cache", "out", "threads", "onetrack", "flexhook",
+               "extra_expressions", "foreign_expressions", "log"}
+
+
+class TrainConfigError(ModelConfigError):
+    """The ``train:`` section of an rmot YAML is malformed."""
+
+
+def _check_keys(d: Dict[str, Any], allowed, where: str) -> None:
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise TrainConfigError(f"{where}: unknown keys {unknown}; valid: {sorted(allowed)}")
+
+
+# ----------------------------------------------------------------- OneTrack-M
+def onetrack_batch(clips: Sequence[CachedClip], window: int, batch: int, rng: np.random.Generator):
+    """Random windows -> (f16 [B, W, C, h, w], f8 [B, W, C, 2h, 2w], targets)."""
+    f16s, f8s, tgs = [], [], []
+    for _ in range(batch):
+        c = clips[int(rng.integers(len(clips)))]
+        s = int(rng.integers(0, c.num_frames - window + 1))
+        f16s.append(c.f16[s:s + window].float())
+        f8s.append(c.f8[s:s + window].float())
+        h8, w8 = c.f8.shape[-2:]
+        prev = c.boxes[s - 1] if s > 0 else None
+        tgs.append(build_window_targets(c.boxes[s:s + window], prev, (h8, w8)))
+    return torch.stack(f16s), torch.stack(f8s), collate_targets(tgs)
+
+
+def _set_trainable(model, heads: Sequence[str]) -> None:
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for name in ("heatmap", "dims", "disp", "embed"):
+        if name not in heads:
+            for p in model.head_parameters(name):
+                p.requires_grad_(False)
+
+
+def train_onetrack(model, clips: Sequence[CachedClip], cfg: Dict[str, Any], rng: np.random.Generator,
+                   log: List[Dict[str, Any]], progress: bool = True) -> None:
+    """Train OneTrack-M in place following ``cfg['schedule']`` ("tmp" or "joint")."""
+    from tqdm import tqdm
+
+    _check_keys(cfg, {"schedule", "steps", "batch", "lr", "weight_decay"}, "train.onetrack")
+    schedule = cfg.get("schedule", "tmp")
+    steps = cfg.get("steps", {"heatmap": 200, "dims": 80, "disp": 120, "joint": 200})
+    if schedule == "tmp":
+        phases = [(n, heads, int(steps[n])) for n, heads in PHASES_TMP]
+    elif schedule == "joint":
+        phases = [("joint", PHASES_TMP[-1][1], int(sum(int(v) for v in steps.values())))]
+    else:
+        raise TrainConfigError(f"train.onetrack.schedule must be 'tmp' or 'joint', got {schedule!r}")
+    batch, lr = int(cfg.get("batch", 4)), float(cfg.get("lr", 1e-3))
+    window = model.cfg.window
+    model.train()
+    for name, heads, n_steps in phases:
+        _set_trainable(model, heads)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=lr if name != "joint" or schedule == "joint" else lr * 0.5,
+                                weight_decay=float(cfg.get("weight_decay", 1e-4)))
+        base = opt.param_groups[0]["lr"]
+        bar = tqdm(range(n_steps), desc=f"onetrack[{schedule}:{name}]", unit="step", disable=not progress)
+        for step in bar:
+            warm = min(1.0, (step + 1) / 20)
+            opt.param_groups[0]["lr"] = base * warm * 0.5 * (1 + math.cos(math.pi * step / max(n_steps, 1)))
+            f16, f8, tg = onetrack_batch(clips, window, batch, rng)
+            out = model.forward_features(f16, f8)
+            losses = onetrack_losses(out, tg)
+            loss = sum(LOSS_WEIGHTS[h] * losses[h] for h in heads)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            rec = {"model": "onetrack", "phase": name, "step": step, "loss": float(loss)}
+            rec.update({k: float(v) for k, v in losses.items()})
+            log.append(rec)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{float(loss):.3f}", hm=f"{float(losses['heatmap']):.3f}")
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+
+
+# ------------------------------------------------------------------ FlexHook
+def flexhook_sample(clip: CachedClip, t: int, frames: int, stride: int, max_expr: int, noise: NoiseConfig,
+                    rng: np.random.Generator):
+    """One training sample at frame t: maps, noisy tracklet boxes, texts, labels.
+
+    Tracklets are the objects detectable at t; their boxes at the T history
+    frames (``stride`` apart) are held from the nearest known frame when the
+    object was not in view.
+    """
+    ids = sorted(clip.boxes[t])
+    if not ids or not clip.expressions:
+        return None
+    fidx = [max(t - stride * (frames - 1 - k), 0) for k in range(frames)]
+    boxes = np.zeros((len(ids), frames, 4), np.float32)
+    for n, oid in enumerate(ids):
+        last = clip.norm_boxes[t][oid]
+        for k in range(frames - 1, -1, -1):
+            b = clip.norm_boxes[fidx[k]].get(oid)
+            if b is not None:
+                last = b
+            boxes[n, k] = last
+    boxes = perturb(boxes, noise, rng)
+    order = rng.permutation(len(clip.expressions))[:max_expr]
+    exprs = [clip.expressions[int(i)] for i in order]
+    labels = np.array([[1.0 if oid in refs else 0.0 for oid in ids] for _, refs in exprs], np.float32)
+    f16 = clip.f16[fidx].float()
+    f8 = torch.cat([clip.f8[fidx], clip.th8[fidx]], 1).float()
+    return [f16, f8], torch.from_numpy(boxes), [t for t, _ in exprs], torch.from_numpy(labels)
+
+
+def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict[str, Any], rng: np.random.Generator,
+                   log: List[Dict[str, Any]], progress: bool = True) -> None:
+    """Train FlexHook in place (focal pair loss + L_r) with tracking noise."""
+    from tqdm import tqdm
+
+    _check_keys(cfg, {"steps", "batch", "lr", "weight_decay", "noise", "barrier_weight", "max_expressions"},
+                "train.flexhook")
+    noise_cfg = cfg.get("noise", {})
+    if noise_cfg in (False, "off", None):
+        noise = NoiseConfig.off()
+    else:
+        _check_keys(noise_cfg, {"mask_prob", "box_sigma", "swap_prob"}, "train.flexhook.noise")
+        noise = NoiseConfig(**noise_cfg)
+    steps, batch = int(cfg.get("steps", 300)), int(cfg.get("batch", 8))
+    lr = float(cfg.get("lr", 1e-3))
+    max_expr = int(cfg.get("max_expressions", 6))
+    wb = float(cfg.get("barrier_weight", 0.1))
+    fc = model.cfg
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=float(cfg.get("weight_decay", 1e-4)))
+    model.train()
+    bar = tqdm(range(steps), desc=f"flexhook[{fc.scorer}{'' if fc.use_conditioning else ',nocond'}]", unit="step",
+               disable=not progress)
+    for step in bar:
+        opt.param_groups[0]["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        total, focal_sum, barrier_sum, n = 0.0, 0.0, 0.0, 0
+        opt.zero_grad(set_to_none=True)
+        for _ in range(batch):
+            c = clips[int(rng.integers(len(clips)))]
+            s = flexhook_sample(c, int(rng.integers(0, c.num_frames)), fc.frames, fc.time_stride, max_expr, noise, rng)
+            if s is None:
+                continue
+            maps, boxes, texts, labels = s
+            tok, mask = bank.get(texts)
+            state = model.encode_language(tok, mask)
+            logits = model(maps, boxes, state)
+            focal = pair_focal_loss(logits, labels)
+            barrier = reference_barrier_loss(state.ref_points) if state.ref_points.numel() else logits.sum() * 0
+            loss = (focal + wb * barrier) / batch
+            loss.backward()
+            total += float(loss)
+            focal_sum += float(focal)
+            barrier_sum += float(barrier)
+            n += 1
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        log.append({"model": "flexhook", "step": step, "loss": total, "focal": focal_sum / max(n, 1),
+                    "barrier": barrier_sum / max(n, 1)})
+        if step % 10 == 0:
+            bar.set_postfix(focal=f"{focal_sum / max(n, 1):.4f}")
+    model.eval()
+
+
+# ----------------------------------------------------------------------- run
+def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
+    """Render + encode the training clips (or load the cache file) and encode the texts."""
+    from ..models.onetrack_backbone import MultiScaleBackbone
+    from ..models.text_encoder import build_text_encoder
+    from .rmot_data import build_cache, load_cache, save_cache, training_clip_configs
+
+    cache = cfg.get("cache")
+    if cache and os.path.isfile(cache):
+        clips = load_cache(cache)
+    else:
+        confs = training_clip_configs(int(cfg.get("clips", 40)), int(cfg.get("seed_base", 7_000_000)),
+                                      int(cfg.get("num_frames", 60)))
+        clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
+                            int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress)
+        if cache:
+            save_cache(clips, cache)
+    text_encoder = build_text_encoder(model_cfg.text_encoder, model_cfg.max_text_tokens)
+    bank = TextBank(text_encoder, [t for c in clips for t, _ in c.expressions])
+    return clips, bank
+
+
+def run(config: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
+    """Train from a parsed rmot YAML; writes the weights (+ manifest entry
+    when ``train.out`` is the shipped path) and a JSON training log.
+
+    Returns a summary dict (weights path, sha256, seconds, final losses).
+    """
+    from ..trackers.referring_tracker import RmotModels, model_config_from_dict, save_weights
+
+    if config.get("kind") != "rmot":
+        raise TrainConfigError(f"expected kind: rmot, got {config.get('kind')!r}")
+    _check_keys(config, {"kind", "preset", "model", "tracker", "train"}, "rmot config")
+    preset = str(config.get("preset", "rmot-small"))
+    tcfg = dict(config.get("train", {}) or {})
+    _check_keys(tcfg, _TRAIN_KEYS, "train")
+    model_cfg = model_config_from_dict(config.get("model", {}))
+    if tcfg.get("threads"):
+        torch.set_num_threads(int(tcfg["threads"]))
+    seed = int(tcfg.get("seed", 0))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    t0 = time.time()
+    clips, bank = prepare_data(tcfg, model_cfg, progress)
+    t_data = time.time() - t0
+    models = RmotModels(model_cfg)
+    log: List[Dict[str, Any]] = []
+    t1 = time.time()
+    train_onetrack(models.onetrack, clips, dict(tcfg.get("onetrack", {}) or {}), rng, log, progress)
+    t2 = time.time()
+    train_flexhook(models.flexhook, clips, bank, dict(tcfg.get("flexhook", {}) or {}), rng, log, progress)
+    t3 = time.time()
+    out = tcfg.get("out", f"weights/{preset}.safetensors")
+    sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
+    summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),
+               "seconds": {"data": round(t_data, 1), "onetrack": round(t2 - t1, 1), "flexhook": round(t3 - t2, 1)},
+               "clips": len(clips), "config_hash": model_cfg.config_hash(),
+               "final": {k: v for k, v in log[-1].items()} if log else {}}
+    log_path = tcfg.get("log") or os.path.splitext(out)[0] + ".trainlog.json"
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as fh:
+        json.dump({"summary": summary, "log": log}, fh)
+    return summary
