@@ -1,0 +1,132 @@
+"""The per-frame network(s) and text encoder of a tracker preset, for export
+and benchmarks.
+
+A preset can have several per-frame networks of different fixed input
+shapes (the MVLM tracker runs the same weights on a local ROI crop and on
+the whole image for global relocalization); each is exported / built as its
+own engine, named ``<preset>-<variant>``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: presets with an exportable per-frame network
+EXPORTABLE_PRESETS = ("mvlm-small", "mvlm-large")
+
+
+class PresetNotExportableError(ValueError):
+    """The preset has no per-frame network to export (e.g. a numpy baseline)."""
+
+
+@dataclass
+class PresetVariant:
+    """One per-frame network of a preset with one fixed input shape.
+
+    name: "local" / "global"; example_inputs: ordered name -> tensor (batch 1).
+    """
+
+    name: str
+    network: nn.Module
+    example_inputs: Dict[str, torch.Tensor]
+
+    def example_batch(self, batch_size: int) -> Dict[str, torch.Tensor]:
+        return {k: v.expand(batch_size, *v.shape[1:]).contiguous() for k, v in self.example_inputs.items()}
+
+
+@dataclass
+class PresetModel:
+    """What export / bench need from a preset.
+
+    text_encoder: ``texts -> {"text_tokens": (B,L,D) f32, "text_mask": (B,L) bool}``.
+    weights: path of the trained weights loaded, or None (untrained: speed is
+        the same, outputs are not meaningful).
+    """
+
+    preset: str
+    variants: List[PresetVariant]
+    text_encoder: Callable[[Sequence[str]], Dict[str, np.ndarray]]
+    weights: Optional[str] = None
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def variant(self, name: str) -> PresetVariant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ValueError(f"{self.preset} has no variant {name!r}; variants: {[v.name for v in self.variants]}")
+
+
+def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
+    import yaml
+
+    from ..models.config import ModelConfig, config_from_dict
+    from ..models.network import LanguageTrackingNetwork
+    from ..models.text_encoder import build_text_encoder
+
+    cfg_path = REPO_ROOT / "config" / "models" / f"{preset}.yaml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"preset config {cfg_path} does not exist")
+    data = yaml.safe_load(cfg_path.read_text()) or {}
+    cfg = config_from_dict(ModelConfig, data.get("model"), where=f"{cfg_path.name}:model")
+    text = build_text_encoder(cfg.text_encoder, cfg.max_text_tokens)
+    net = LanguageTrackingNetwork(cfg, text_dim=text.dim, pretrained=True).eval()
+    wdir = Path(weights_dir) if weights_dir else REPO_ROOT / "weights"
+    wfile = wdir / f"{preset}.safetensors"
+    loaded = None
+    if wfile.is_file():
+        from safetensors.torch import load_file
+
+        state = load_file(str(wfile))
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("image_encoder.")]
+        if missing or unexpected:
+            raise ValueError(f"{wfile} does not fit {preset}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        loaded = str(wfile)
+    else:
+        LOG.warning("%s: no trained weights at %s; using untrained heads (speed is unaffected)", preset, wfile)
+
+    def encode(texts: Sequence[str]) -> Dict[str, np.ndarray]:
+        tokens, mask = text(list(texts))
+        return {"text_tokens": tokens.numpy(), "text_mask": mask.numpy()}
+
+    variants = [PresetVariant("local", net, dict(net.example_inputs(1, local=True))),
+                PresetVariant("global", net, dict(net.example_inputs(1, local=False)))]
+    return PresetModel(preset, variants, encode, loaded,
+                       {"params": sum(p.numel() for p in net.parameters()), "text_encoder_dim": text.dim})
+
+
+def load_preset_model(preset: str, weights_dir: Optional[str] = None) -> PresetModel:
+    """Per-frame network variants + text encoder of ``preset`` (CPU, eval mode)."""
+    if preset in ("mvlm-small", "mvlm-large"):
+        return _mvlm(preset, weights_dir)
+    raise PresetNotExportableError(
+        f"preset {preset!r} has no exportable per-frame network; exportable presets: {', '.join(EXPORTABLE_PRESETS)}")
+
+
+def example_numpy(variant: PresetVariant, batch_size: int = 1, seed: int = 0,
+                  text: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+    """Realistic-range numpy inputs for ``variant``: random normalised image /
+    X images, all X modalities present, and ``text`` (encoded) when given."""
+    rng = np.random.default_rng(seed)
+    out: Dict[str, np.ndarray] = {}
+    for k, v in variant.example_batch(batch_size).items():
+        arr = v.numpy().copy()
+        if arr.dtype.kind == "f" and k not in ("x_present",):
+            arr = rng.standard_normal(arr.shape).astype(arr.dtype)
+        out[k] = arr
+    if "x_present" in out:
+        out["x_present"][:] = 1
+    if text:
+        for k, v in text.items():
+            if k in out:
+                out[k] = np.repeat(v[:1], batch_size, axis=0).astype(out[k].dtype)
+    return out
