@@ -157,7 +157,6 @@ class FrameAssembler:
         self.camera: Optional[CameraIntrinsics] = None
         self.frames_out = 0
         self._channels = representation_channels(cfg.event_representation, cfg.event_bins)
-        self._counts: Dict[str, int] = {}
         self._align_ms: Dict[str, float] = {}
         self._last_shapes: Dict[str, Tuple[int, ...]] = {}
         self._alignments: Dict[str, Alignment] = {m: cfg.alignment(m) for m in X_MODALITIES}
@@ -235,11 +234,13 @@ class FrameAssembler:
     def _event_frame(self, payload: Any, stamp_ns: int, out_hw: Tuple[int, int]) -> np.ndarray:
         cfg = self.config
         if isinstance(payload, EventBatch):
-            if cfg.homographies.get("event") is None:
-                # no warp: accumulate straight into the RGB grid (coordinates scaled)
+            if cfg.homographies.get("event") is None and payload.height >= out_hw[0] and payload.width >= out_hw[1]:
+                # same size or downscaling: accumulate straight into the RGB
+                # grid (coordinates scaled, so counts are summed, none skipped)
                 return accumulate_events(payload, out_hw[0], out_hw[1], cfg.event_representation,
                                          bins=cfg.event_bins, window_us=cfg.event_window_us,
                                          t_end_us=stamp_ns // 1000)
+            # upscaling or a homography: accumulate natively, then warp bilinearly
             native = accumulate_events(payload, payload.height, payload.width, cfg.event_representation,
                                        bins=cfg.event_bins, window_us=cfg.event_window_us,
                                        t_end_us=stamp_ns // 1000)
@@ -270,8 +271,6 @@ class FrameAssembler:
             t0 = time.perf_counter()
             frame.event_frame = self._event_frame(streams["event"], sample.stamp_ns, out_hw)
             self._align_ms["event_total"] = (time.perf_counter() - t0) * 1e3
-        for m in sample.missing:
-            self._counts[f"{m}.missing_frames"] = self._counts.get(f"{m}.missing_frames", 0) + 1
         self.frames_out += 1
         return frame
 

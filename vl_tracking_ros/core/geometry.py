@@ -137,7 +137,8 @@ def scale_boxes(boxes_xyxy, sx: float, sy: float) -> np.ndarray:
 
 def pixel_to_point_m(u: float, v: float, z_m: float, camera: CameraIntrinsics) -> np.ndarray:
     """Back-project pixel (u, v) at depth z (metres) -> (3,) float32 point
-    in the camera optical frame."""
+    in the camera optical frame. (u, v) are pixel-index coordinates (pixel
+    i's centre is at i, as for CameraInfo's K)."""
     x = (u - camera.cx) * z_m / camera.fx
     y = (v - camera.cy) * z_m / camera.fy
     return np.array([x, y, z_m], dtype=np.float32)
@@ -175,6 +176,8 @@ def box_to_point_m(box_xyxy, depth_m: np.ndarray, camera: CameraIntrinsics, core
         cam = CameraIntrinsics(camera.fx * sx, camera.fy * sy, (camera.cx + 0.5) * sx - 0.5,
                                (camera.cy + 0.5) * sy - 0.5, w, h, camera.frame_id)
         b = b * np.array([sx, sy, sx, sy])
+    # box edges are continuous coordinates (pixel i spans [i, i + 1)); the
+    # intrinsics put pixel i's centre at i, hence the -0.5 when back-projecting
     cx, cy = (b[0] + b[2]) * 0.5, (b[1] + b[3]) * 0.5
     half_w = max((b[2] - b[0]) * core_fraction * 0.5, 0.5)
     half_h = max((b[3] - b[1]) * core_fraction * 0.5, 0.5)
@@ -189,4 +192,4 @@ def box_to_point_m(box_xyxy, depth_m: np.ndarray, camera: CameraIntrinsics, core
     if valid.size < max(int(min_valid), 1):
         return None
     z = float(np.median(valid))
-    return pixel_to_point_m(cx, cy, z, cam)
+    return pixel_to_point_m(cx - 0.5, cy - 0.5, z, cam)

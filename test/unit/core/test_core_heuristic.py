@@ -1,0 +1,107 @@
+"""trackers.heuristic: the no-weights language-aware fallback, on synthetic images."""
+import numpy as np
+import pytest
+
+from vl_tracking_ros.core.commands import parse_command
+from vl_tracking_ros.core.geometry import box_iou
+from vl_tracking_ros.core.types import CameraIntrinsics, SensorFrame, TrackState
+from vl_tracking_ros.trackers.heuristic import parse_cues
+from vl_tracking_ros.trackers.registry import build_tracker
+
+
+def _scene(red_xy=(100, 50), size=(240, 320)):
+    img = np.full(size + (3,), 110, np.uint8)
+    img += np.random.default_rng(0).integers(0, 12, img.shape, dtype=np.uint8)   # sensor noise
+    x, y = red_xy
+    img[y:y + 40, x:x + 40] = (220, 30, 30)          # red square
+    img[150:200, 20:60] = (30, 40, 220)              # blue block
+    img[160:180, 250:290] = (240, 220, 30)           # yellow block
+    return img
+
+
+def _tracker():
+    return build_tracker("heuristic", device="cpu", backend="onnxruntime", weights_dir="/nonexistent")
+
+
+def test_finds_red_square_and_keeps_id_while_it_moves():
+    tr = _tracker()
+    tr.set_commands(parse_command("track the red car").queries)
+    ids = []
+    for k in range(6):
+        x = 100 + 8 * k
+        out = tr.step(SensorFrame(image_rgb=_scene((x, 50)), stamp_ns=k))
+        assert out.mode == "single" and len(out.tracks) == 1
+        t = out.tracks[0]
+        assert t.state == TrackState.TRACKING and t.command == "track the red car"
+        assert box_iou(t.box_xyxy, [x, 50, x + 40, 90]) > 0.85
+        assert 0.5 < t.confidence <= 1.0
+        ids.append(t.track_id)
+    assert len(set(ids)) == 1
+    assert out.search == "local"
+
+
+def test_lost_target_relocalizes_then_lost():
+    tr = build_tracker("heuristic", lost_after=2)
+    tr.set_commands(parse_command("track the red car").queries)
+    tr.step(SensorFrame(image_rgb=_scene()))
+    blank = np.full((240, 320, 3), 110, np.uint8)
+    states = [tr.step(SensorFrame(image_rgb=blank)).tracks[0].state for _ in range(4)]
+    assert states == [TrackState.RELOCALIZING, TrackState.RELOCALIZING, TrackState.LOST, TrackState.LOST]
+    out = tr.step(SensorFrame(image_rgb=_scene()))
+    assert out.tracks[0].state == TrackState.TRACKING
+
+
+def test_track_all_finds_every_match_with_stable_ids():
+    img = np.full((240, 320, 3), 100, np.uint8)
+    boxes = [(20, 20), (150, 40), (60, 160)]
+    for x, y in boxes:
+        img[y:y + 30, x:x + 30] = (30, 200, 40)      # green squares
+    tr = _tracker()
+    tr.set_commands(parse_command("track all green boxes").queries)
+    first = tr.step(SensorFrame(image_rgb=img))
+    assert first.mode == "multi" and len(first.tracks) == 3
+    second = tr.step(SensorFrame(image_rgb=np.roll(img, 3, axis=1)))
+    assert sorted(t.track_id for t in second.tracks) == sorted(t.track_id for t in first.tracks)
+
+
+def test_thermal_word_uses_thermal_image():
+    img = _scene()
+    thermal = np.full((240, 320), 293.0, np.float32)
+    thermal[100:180, 200:230] = 309.0               # a warm person, invisible in colour
+    tr = _tracker()
+    tr.set_commands(parse_command("track the person").queries)
+    out = tr.step(SensorFrame(image_rgb=img, thermal_k=thermal))
+    assert len(out.tracks) == 1 and box_iou(out.tracks[0].box_xyxy, [200, 100, 230, 180]) > 0.8
+    assert out.tracks[0].modality_weights == {"rgb": 0.5, "thermal": 0.5}
+
+
+def test_selector_and_depth_position():
+    img = np.full((240, 320, 3), 100, np.uint8)
+    img[100:130, 20:50] = (220, 20, 20)
+    img[100:130, 250:280] = (220, 20, 20)
+    depth = np.full((240, 320), 4.0, np.float32)
+    depth[100:130, 250:280] = 1.5
+    cam = CameraIntrinsics(300, 300, 159.5, 119.5, 320, 240)
+    for text, x0 in (("track the leftmost red ball", 20), ("track the right red ball", 250),
+                     ("track the nearest red ball", 250)):
+        tr = _tracker()
+        tr.set_commands(parse_command(text).queries)
+        t = tr.step(SensorFrame(image_rgb=img, depth_m=depth, camera=cam)).tracks[0]
+        assert t.box_xyxy[0] == x0, text
+        assert t.position_m is not None and t.position_m[2] == pytest.approx(1.5 if x0 == 250 else 4.0)
+
+
+def test_idle_and_clear():
+    tr = _tracker()
+    assert tr.step(SensorFrame(image_rgb=_scene())).mode == "idle"
+    tr.set_commands(parse_command("track the blue block").queries)
+    assert len(tr.step(SensorFrame(image_rgb=_scene())).tracks) == 1
+    tr.clear()
+    out = tr.step(SensorFrame(image_rgb=_scene()))
+    assert out.tracks == [] and out.mode == "idle"
+
+
+def test_cue_parsing():
+    c = parse_cues("the hot red and grey engine on the left, moving")
+    assert c.colours == ("red", "gray") and c.temperature == "hot" and c.moving and c.selector == "left"
+    assert parse_cues("the thing").empty
