@@ -2,9 +2,9 @@
 annotated videos of the worst clips.
 
 matplotlib is used with the non-interactive Agg backend (no display needed);
-videos are written with OpenCV. Drawing uses ``vl_tracking_ros.viz.annotate``
-when that module provides ``annotate_frame``; otherwise a minimal local
-drawing (ground truth green, predictions orange, the active command as text).
+videos through ``vl_tracking_ros.viz.annotate`` (its ``annotate`` and
+``VideoWriter``), with the ground truth added in thin green; a minimal local
+OpenCV drawing is used only if the viz module cannot be imported.
 """
 from __future__ import annotations
 
@@ -64,69 +64,77 @@ def plot_precision(curves_by_name: Dict[str, SotCurves], path: Path, title: str 
     return path
 
 
-def _viz_annotate():
-    try:
-        from ..viz import annotate  # CORE engineer's drawing helpers, when present
-    except ImportError:
-        return None
-    return getattr(annotate, "annotate_frame", None)
+def _draw_gt(image_rgb: np.ndarray, gt_boxes: Sequence[np.ndarray]) -> np.ndarray:
+    """Copy of the image with ground-truth boxes drawn thin green."""
+    import cv2
+
+    img = np.ascontiguousarray(np.asarray(image_rgb).copy())
+    for b in gt_boxes:
+        x0, y0, x1, y1 = [int(round(float(v))) for v in b]
+        cv2.rectangle(img, (x0, y0), (x1, y1), (40, 220, 40), 1)
+    return img
 
 
-def _draw_local(image_rgb: np.ndarray, gt_boxes: Sequence[np.ndarray], output: TrackerOutput,
-                caption: str) -> np.ndarray:
+def _draw_local(image_rgb: np.ndarray, output: TrackerOutput, caption: str) -> np.ndarray:
+    """Minimal drawing used when ``vl_tracking_ros.viz`` is not importable."""
     import cv2
 
     img = np.ascontiguousarray(image_rgb.copy())
-    for b in gt_boxes:
-        x0, y0, x1, y1 = [int(round(v)) for v in b]
-        cv2.rectangle(img, (x0, y0), (x1, y1), (40, 220, 40), 1)
     for tr in output.tracks:
         x0, y0, x1, y1 = [int(round(float(v))) for v in tr.box_xyxy]
         cv2.rectangle(img, (x0, y0), (x1, y1), (255, 140, 0), 2)
         cv2.putText(img, str(tr.track_id), (x0, max(8, y0 - 2)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 140, 0), 1)
-    cv2.putText(img, caption[:60], (3, img.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
+    cv2.putText(img, caption[:60], (3, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
     return img
 
 
 def write_clip_video(clip: Any, outputs: List[TrackerOutput], gt_frames: List[Dict[int, np.ndarray]],
                      sot_gt: List[Optional[np.ndarray]], multi: bool, path: Path,
                      max_frames: int = MAX_VIDEO_FRAMES) -> Path:
-    """Annotated video of one clip (first ``max_frames`` frames) at ``path`` (.mp4).
+    """Annotated video of one clip (first ``max_frames`` frames); returns the path written.
 
-    Raises RuntimeError if OpenCV cannot open a writer.
+    Ground truth is drawn thin green, predictions by ``viz.annotate`` (or a
+    minimal local drawing if the viz module is unavailable). ``.mp4`` falls
+    back to ``.gif`` where OpenCV has no MP4 codec (see ``viz.VideoWriter``).
     """
     import cv2
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = clip.frames[:max_frames]
-    h, w = frames[0].image_rgb.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(getattr(clip, "fps", 15.0)), (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write video {path}")
-    annotate = _viz_annotate()
+    try:
+        from ..viz.annotate import VideoWriter, annotate
+    except ImportError:
+        VideoWriter = annotate = None
+    fps = float(getattr(clip, "fps", 15.0))
+    if VideoWriter is not None:
+        writer = VideoWriter(str(path), fps=fps)
+    else:
+        h, w = frames[0].image_rgb.shape[:2]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write video {path}")
+    written = str(path)
     try:
         for i, frame in enumerate(frames):
             expr = clip.active_expression(i)
-            caption = f"{i}: {expr.text if expr is not None else '(no command)'}"
-            if multi:
-                gt_boxes = list(gt_frames[i].values())
-            else:
-                gt_boxes = [] if sot_gt[i] is None else [sot_gt[i]]
-            img = None
+            command = expr.command if expr is not None and hasattr(expr, "command") else \
+                (expr.text if expr is not None else "")
+            gt_boxes = list(gt_frames[i].values()) if multi else ([] if sot_gt[i] is None else [sot_gt[i]])
+            img = _draw_gt(frame.image_rgb, gt_boxes)
             if annotate is not None:
-                try:
-                    img = annotate(frame.image_rgb, outputs[i])
-                except TypeError:  # a different signature than expected: fall back to local drawing
-                    img = None
-            if img is None:
-                img = _draw_local(frame.image_rgb, gt_boxes, outputs[i], caption)
+                img = annotate(img, outputs[i], commands=[command] if command else [],
+                               mode_text=f"{getattr(clip, 'name', '')} frame {i}  (green: ground truth)")
+                writer.write(img)
             else:
-                img = _draw_local(np.asarray(img)[..., :3], gt_boxes, TrackerOutput(), caption)
-            writer.write(np.ascontiguousarray(img[:, :, ::-1]))
+                img = _draw_local(img, outputs[i], f"{i}: {command or '(no command)'}")
+                writer.write(np.ascontiguousarray(img[:, :, ::-1]))
     finally:
-        writer.release()
-    return path
+        if VideoWriter is not None:
+            written = writer.close()
+        else:
+            writer.release()
+    return Path(written)
 
 
 def write_suite_plots(result: Any, out_dir: Path) -> List[Path]:

@@ -27,7 +27,7 @@ def test_oracle_scores_one_on_generated_sot_clip(tmp_path):
     assert "lighting" in report["by_condition"]
     pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert "success_sot-day.png" in pngs and "precision_sot-day.png" in pngs
-    assert any(p.endswith(".mp4") and (tmp_path / "plots" / p).stat().st_size > 1000 for p in pngs)
+    assert any(p.endswith((".mp4", ".gif")) and (tmp_path / "plots" / p).stat().st_size > 1000 for p in pngs)
 
 
 def test_oracle_hota_100_on_generated_rmot_clip(tmp_path):
