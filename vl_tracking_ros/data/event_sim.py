@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..core.events import accumulate_events
 from ..core.types import EventBatch
 
 #: added to linear luminance before the log (darkest resolvable level)
@@ -110,22 +111,7 @@ def empty_batch(width: int, height: int) -> EventBatch:
     return make_batch([], width, height)
 
 
-def accumulate_histogram(batch: EventBatch, height: int, width: int) -> np.ndarray:
-    """(H, W, 2) float32 event counts per pixel: channel 0 ON, channel 1 OFF.
-
-    Fallback used only when ``core.events.accumulate_events`` is missing.
-    """
-    ch = 1 - batch.polarity.astype(np.int64)
-    idx = (batch.y_px.astype(np.int64) * width + batch.x_px.astype(np.int64)) * 2 + ch
-    counts = np.bincount(idx, minlength=height * width * 2)[: height * width * 2]
-    return counts.reshape(height, width, 2).astype(np.float32)
-
-
 def event_frame(batch: EventBatch, height: int, width: int) -> np.ndarray:
-    """Accumulate a frame's events the way the trackers expect (core.events
-    'histogram' when available)."""
-    try:
-        from ..core.events import accumulate_events  # written by the core engineer
-    except ImportError:
-        return accumulate_histogram(batch, height, width)
-    return np.asarray(accumulate_events(batch, height, width, "histogram"), dtype=np.float32)
+    """(H, W, 2) float32 event frame the trackers expect: the core 'histogram'
+    representation (ON / OFF counts normalised to [0, 1])."""
+    return accumulate_events(batch, height, width, "histogram")

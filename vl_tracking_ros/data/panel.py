@@ -27,8 +27,8 @@ def render_modality_panel(clip: Clip, frame_index: int, path: Union[str, Path], 
     if frame.event_frame is not None:
         ev = frame.event_frame
         img = np.zeros(ev.shape[:2] + (3,), np.float32)
-        img[..., 0] = np.clip(ev[..., 1] / 2.0, 0, 1) if ev.shape[2] > 1 else 0.0   # OFF events red
-        img[..., 2] = np.clip(ev[..., 0] / 2.0, 0, 1)                               # ON events blue
+        img[..., 0] = np.clip(ev[..., 1] * 2.0, 0, 1) if ev.shape[2] > 1 else 0.0   # OFF events red
+        img[..., 2] = np.clip(ev[..., 0] * 2.0, 0, 1)                               # ON events blue
         panels.append(("events (ON blue / OFF red)", 1.0 - np.stack([img[..., 2] + 0 * img[..., 0],
                                                                      img[..., 0] + img[..., 2],
                                                                      img[..., 0]], -1).clip(0, 1), None))

@@ -338,8 +338,9 @@ def rgb_sensor(albedo_rgb: np.ndarray, lighting: str, rng: np.random.Generator,
         streak = 160.0 * np.exp(-np.abs(dy - 0.35 * dx) / 2.5) * np.exp(-np.sqrt(r2) / (0.6 * W))
         img = img + (blob + streak)[..., None] * np.array([1.0, 0.97, 0.85], np.float32)
     sigma_n = 2.5 if lighting == "night" else 1.5
-    img = img + rng.normal(0.0, sigma_n, size=img.shape).astype(np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    img += rng.standard_normal(size=img.shape, dtype=np.float32) * np.float32(sigma_n)
+    np.clip(img, 0, 255, out=img)
+    return (img + 0.5).astype(np.uint8)
 
 
 def depth_sensor(depth_true_m: np.ndarray, rng: np.random.Generator,
@@ -353,11 +354,12 @@ def depth_sensor(depth_true_m: np.ndarray, rng: np.random.Generator,
     z = depth_true_m.astype(np.float32)
     finite = np.isfinite(z)
     zf = np.where(finite, z, 0.0).astype(np.float32)
-    noisy = zf + rng.normal(0.0, 1.0, size=z.shape).astype(np.float32) * (0.0015 + 0.0015 * zf * zf)
+    noisy = zf + rng.standard_normal(size=z.shape, dtype=np.float32) * (0.0015 + 0.0015 * zf * zf)
     gy = np.abs(np.diff(zf, axis=0, prepend=zf[:1]))
     gx = np.abs(np.diff(zf, axis=1, prepend=zf[:, :1]))
-    edge = (np.maximum(gx, gy) > 0.3) & (rng.random(z.shape) < 0.5)
-    speckle = rng.random(z.shape) < 0.02
+    u = rng.random(z.shape, dtype=np.float32)
+    edge = (np.maximum(gx, gy) > 0.3) & (u < 0.5)
+    speckle = (u > 0.5) & (u < 0.52)         # 2 % of the pixels, independent of the edge draw
     lo, hi = depth_range_m
     bad = ~finite | edge | speckle | (noisy < lo) | (noisy > hi)
     out = noisy.astype(np.float32)
@@ -372,5 +374,5 @@ def thermal_sensor(thermal_true_k: np.ndarray, rng: np.random.Generator, column_
     per-column pattern ``column_fpn_k`` (W,) K.
     """
     t = cv2.GaussianBlur(thermal_true_k.astype(np.float32), (0, 0), 0.8)
-    t = t + rng.normal(0.0, 0.05, size=t.shape).astype(np.float32) + column_fpn_k[None, :].astype(np.float32)
+    t = t + rng.standard_normal(size=t.shape, dtype=np.float32) * np.float32(0.05) + column_fpn_k[None, :].astype(np.float32)
     return t.astype(np.float32)
