@@ -92,8 +92,8 @@ def track_box(track) -> tuple:
 class Probe(Node):
     """Publishes sensor messages to and records the outputs of a tracker node."""
 
-    def __init__(self, context, name: str = "probe") -> None:
-        super().__init__(name, context=context)
+    def __init__(self, context, name: str = "probe", namespace: str = "") -> None:
+        super().__init__(name, context=context, namespace=namespace)
         self.pub = {
             "rgb": self.create_publisher(Image, "rgb/image", QOS),
             "info": self.create_publisher(CameraInfo, "rgb/camera_info", QOS),
