@@ -68,7 +68,7 @@ class Alignment:
             if out_hw[0] <= 0 or out_hw[1] <= 0:
                 raise AlignmentError(f"out_hw must be positive (height, width), got {out_hw}")
         self.out_hw = out_hw
-        self._cache: Dict[Tuple, Tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: Dict[Tuple, dict] = {}
 
     @property
     def is_identity(self) -> bool:
@@ -78,30 +78,65 @@ class Alignment:
         """Same homography, another RGB size."""
         return Alignment(self.homography, out_hw)
 
-    def _source_coords(self, in_hw: Tuple[int, int], out_hw: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-        key = (in_hw, out_hw)
+    # ------------------------------------------------------------ sampling maps
+    def _map(self, in_hw: Tuple[int, int], out_hw: Tuple[int, int], interpolation: str) -> dict:
+        """Precomputed sampling indices / weights for one size pair (cached:
+        the per-frame cost is only the gathers)."""
+        key = (in_hw, out_hw, interpolation)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        oh, ow = out_hw
         ih, iw = in_hw
-        ys, xs = np.mgrid[0:oh, 0:ow].astype(np.float64)
+        oh, ow = out_hw
         if self.homography is None:
-            # resize, pixel centres aligned
-            sx = (xs + 0.5) * (iw / ow) - 0.5
-            sy = (ys + 0.5) * (ih / oh) - 0.5
+            # separable resize, pixel centres aligned
+            sx = (np.arange(ow) + 0.5) * (iw / ow) - 0.5
+            sy = (np.arange(oh) + 0.5) * (ih / oh) - 0.5
+            if interpolation == "nearest":
+                m = {"kind": "resize_nearest",
+                     "xi": np.clip(np.floor(sx + 0.5), 0, iw - 1).astype(np.intp),
+                     "yi": np.clip(np.floor(sy + 0.5), 0, ih - 1).astype(np.intp)}
+            else:
+                cx = np.clip(sx, 0, iw - 1)
+                cy = np.clip(sy, 0, ih - 1)
+                x0 = np.floor(cx).astype(np.intp)
+                y0 = np.floor(cy).astype(np.intp)
+                m = {"kind": "resize_linear", "x0": x0, "x1": np.minimum(x0 + 1, iw - 1),
+                     "fx": (cx - x0).astype(np.float32), "y0": y0, "y1": np.minimum(y0 + 1, ih - 1),
+                     "fy": (cy - y0).astype(np.float32)}
         else:
+            ys, xs = np.mgrid[0:oh, 0:ow]
             inv = np.linalg.inv(self.homography)
-            pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+            pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)]).astype(np.float64)
             src = inv @ pts
             w = src[2]
             with np.errstate(divide="ignore", invalid="ignore"):
-                sx = np.where(np.abs(w) > 1e-12, src[0] / w, np.inf).reshape(oh, ow)
-                sy = np.where(np.abs(w) > 1e-12, src[1] / w, np.inf).reshape(oh, ow)
-        if len(self._cache) > 8:
+                px = np.where(np.abs(w) > 1e-12, src[0] / w, np.inf)
+                py = np.where(np.abs(w) > 1e-12, src[1] / w, np.inf)
+            if interpolation == "nearest":
+                xi = np.floor(px + 0.5)
+                yi = np.floor(py + 0.5)
+                inside = (xi >= 0) & (xi < iw) & (yi >= 0) & (yi < ih)
+                idx = np.where(inside, yi * iw + xi, 0).astype(np.intp)
+                m = {"kind": "general_nearest", "idx": idx, "inside": inside}
+            else:
+                # half a pixel beyond the border clamps to the edge pixel
+                inside = (px >= -0.5) & (px <= iw - 0.5) & (py >= -0.5) & (py <= ih - 0.5)
+                cx = np.clip(np.where(inside, px, 0), 0, iw - 1)
+                cy = np.clip(np.where(inside, py, 0), 0, ih - 1)
+                x0 = np.floor(cx).astype(np.intp)
+                y0 = np.floor(cy).astype(np.intp)
+                x1 = np.minimum(x0 + 1, iw - 1)
+                y1 = np.minimum(y0 + 1, ih - 1)
+                fx = (cx - x0).astype(np.float32)
+                fy = (cy - y0).astype(np.float32)
+                m = {"kind": "general_linear",
+                     "idx": [y0 * iw + x0, y0 * iw + x1, y1 * iw + x0, y1 * iw + x1],
+                     "w": [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], "inside": inside}
+        if len(self._cache) > 16:
             self._cache.clear()
-        self._cache[key] = (sx, sy)
-        return sx, sy
+        self._cache[key] = m
+        return m
 
     def apply(self, image: np.ndarray, interpolation: str = "linear", fill: Optional[float] = None) -> np.ndarray:
         """Warp ``image`` ((h, w) or (h, w, C), any numeric dtype) into the
@@ -122,50 +157,56 @@ class Alignment:
         is_float = np.issubdtype(img.dtype, np.floating)
         if fill is None:
             fill = np.nan if is_float else 0
-        sx, sy = self._source_coords(in_hw, out_hw)
-        squeeze = img.ndim == 2
-        src = img[..., None] if squeeze else img
-        h, w = in_hw
-        if interpolation == "nearest":
-            xi = np.floor(sx + 0.5)
-            yi = np.floor(sy + 0.5)
-            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-            xi = np.where(inside, xi, 0).astype(np.intp)
-            yi = np.where(inside, yi, 0).astype(np.intp)
-            out = src[yi, xi].copy()
-            out[~inside] = fill
+        src = img[..., None] if img.ndim == 2 else img
+        channels = src.shape[2]
+        m = self._map(in_hw, out_hw, interpolation)
+        kind = m["kind"]
+        if kind == "resize_nearest":
+            out = src.take(m["yi"], axis=0).take(m["xi"], axis=1)
+        elif kind == "general_nearest":
+            out = src.reshape(-1, channels).take(m["idx"], axis=0)
+            out[~m["inside"]] = fill
+            out = out.reshape(out_hw + (channels,))
         else:
-            # half a pixel beyond the border clamps to the edge pixel
-            inside = (sx >= -0.5) & (sx <= w - 0.5) & (sy >= -0.5) & (sy <= h - 0.5)
-            cx = np.clip(np.where(inside, sx, 0), 0, w - 1)
-            cy = np.clip(np.where(inside, sy, 0), 0, h - 1)
-            x0 = np.floor(cx).astype(np.intp)
-            y0 = np.floor(cy).astype(np.intp)
-            x1 = np.minimum(x0 + 1, w - 1)
-            y1 = np.minimum(y0 + 1, h - 1)
-            fx = (cx - x0)[..., None]
-            fy = (cy - y0)[..., None]
-            srcf = src.astype(np.float32)
-            acc = np.zeros(out_hw + (src.shape[2],), np.float32)
-            wsum = np.zeros_like(acc)
-            for yy, xx, wt in ((y0, x0, (1 - fx) * (1 - fy)), (y0, x1, fx * (1 - fy)),
-                               (y1, x0, (1 - fx) * fy), (y1, x1, fx * fy)):
-                v = srcf[yy, xx]
-                ok = np.isfinite(v) if is_float else np.ones(v.shape, bool)
-                wt = np.broadcast_to(wt, v.shape)
-                acc += np.where(ok, v, 0.0) * np.where(ok, wt, 0.0)
-                wsum += np.where(ok, wt, 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                val = acc / wsum
-            val[wsum < 1e-6] = np.nan
-            val[~inside] = np.nan
+            srcf = src.astype(np.float32, copy=False)
+            valid = np.isfinite(srcf) if is_float else None
+            has_holes = valid is not None and not valid.all()
+            if has_holes:
+                values = np.where(valid, srcf, 0.0).astype(np.float32)
+                weights = valid.astype(np.float32)
+            else:
+                values, weights = srcf, None
+            if kind == "resize_linear":
+                def interp(a):
+                    fy = m["fy"][:, None, None]
+                    rows = a.take(m["y0"], axis=0) * (1 - fy) + a.take(m["y1"], axis=0) * fy
+                    fx = m["fx"][None, :, None]
+                    return rows.take(m["x0"], axis=1) * (1 - fx) + rows.take(m["x1"], axis=1) * fx
+                inside = None
+            else:
+                def interp(a):
+                    flat = a.reshape(-1, channels)
+                    acc = None
+                    for idx, wt in zip(m["idx"], m["w"]):
+                        term = flat.take(idx, axis=0) * wt[:, None]
+                        acc = term if acc is None else acc + term
+                    return acc.reshape(out_hw + (channels,))
+                inside = m["inside"].reshape(out_hw)
+            val = interp(values)
+            bad = None
+            if has_holes:
+                wsum = interp(weights)
+                bad = wsum < 1e-6
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    val = val / np.where(bad, 1.0, wsum)
+            if inside is not None:
+                outside = np.broadcast_to(~inside[..., None], val.shape)
+                bad = outside if bad is None else (bad | outside)
             if is_float:
-                out = val.astype(img.dtype)
-                out[np.isnan(val)] = fill
+                out = val.astype(img.dtype, copy=False)
             else:
                 info = np.iinfo(img.dtype)
-                bad = np.isnan(val)
-                val = np.clip(np.rint(np.where(bad, 0, val)), info.min, info.max)
-                out = val.astype(img.dtype)
+                out = np.clip(np.rint(val), info.min, info.max).astype(img.dtype)
+            if bad is not None:
                 out[bad] = fill
-        return out[..., 0] if squeeze else out
+        return out[..., 0] if img.ndim == 2 else out

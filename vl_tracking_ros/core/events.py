@@ -117,6 +117,23 @@ def _select(batch: EventBatch, mask: np.ndarray) -> EventBatch:
 
 
 # ------------------------------------------------------------ accumulation
+def _scatter_sum(cells: np.ndarray, weights: Optional[np.ndarray], size: int) -> np.ndarray:
+    """float32 (size,) with ``weights`` (or 1) summed per cell index. Sparse
+    batches (few events per output cell) are reduced with a sort over the
+    events instead of a dense ``bincount`` over the whole image, so the
+    per-frame cost follows the event count, not the image size."""
+    out = np.zeros(size, np.float32)
+    if cells.size == 0:
+        return out
+    if cells.size * 8 < size:
+        uniq, inverse = np.unique(cells, return_inverse=True)
+        sums = np.bincount(inverse.reshape(-1), weights=weights, minlength=uniq.size)
+        out[uniq] = sums
+    else:
+        out[:] = np.bincount(cells, weights=weights, minlength=size)
+    return out
+
+
 def representation_channels(representation: str, bins: int = 5) -> int:
     """Number of channels C of :func:`accumulate_events`' output."""
     if representation not in EVENT_REPRESENTATIONS:
@@ -146,10 +163,9 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
         raise ValueError(f"accumulate_events: output size must be positive, got {width}x{height}")
     if representation == "voxel" and bins < 1:
         raise ValueError(f"voxel bins must be >= 1, got {bins}")
-    out = np.zeros((height, width, channels), np.float32)
     n = len(batch)
     if n == 0:
-        return out
+        return np.zeros((height, width, channels), np.float32)
     t = batch.t_us.astype(np.int64)
     t_end = int(t.max()) if t_end_us is None else int(t_end_us)
     if window_us is None:
@@ -160,7 +176,7 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
         t_start = t_end - int(window_us)
     keep = (t > t_start) & (t <= t_end)
     if not np.any(keep):
-        return out
+        return np.zeros((height, width, channels), np.float32)
     x = batch.x_px[keep].astype(np.int64)
     y = batch.y_px[keep].astype(np.int64)
     t = t[keep]
@@ -172,27 +188,34 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
     npx = height * width
 
     if representation == "histogram":
-        chan = 1 - p  # ON -> 0, OFF -> 1
-        counts = np.bincount(pix * 2 + chan, minlength=npx * 2).astype(np.float32)
-        out = counts.reshape(height, width, 2)
+        cells = pix * 2 + (1 - p)  # ON -> channel 0, OFF -> channel 1
+        counts = np.zeros(npx * 2, np.float32)
+        if cells.size * 8 < counts.size:   # sparse: cost follows the events
+            uniq, nz = np.unique(cells, return_counts=True)
+            counts[uniq] = nz
+        else:
+            counts[:] = np.bincount(cells, minlength=npx * 2)
+            nz = counts[counts > 0]
         if normalize:
-            nz = out[out > 0]
-            scale = float(np.percentile(nz, 99)) if nz.size else 1.0
-            out = np.clip(out / max(scale, 1.0), 0.0, 1.0)
-        return out.astype(np.float32, copy=False)
+            k = int(np.ceil(0.99 * (nz.size - 1)))
+            scale = max(float(np.partition(nz, k)[k]), 1.0)
+            np.minimum(counts * np.float32(1.0 / scale), np.float32(1.0), out=counts)
+        return counts.reshape(height, width, 2)
 
     if representation == "time_surface":
         span = float(t_end - t_start)
         tau = float(tau_us) if tau_us is not None else max(span / 4.0, 1.0)
         if tau <= 0:
             raise ValueError(f"tau_us must be positive, got {tau_us}")
-        chan = 1 - p
-        flat = np.full(npx * 2, np.iinfo(np.int64).min, np.int64)
-        np.maximum.at(flat, pix * 2 + chan, t)
-        seen = flat != np.iinfo(np.int64).min
-        surf = np.zeros(npx * 2, np.float64)
-        surf[seen] = np.exp(-(t_end - flat[seen]) / tau)
-        return surf.reshape(height, width, 2).astype(np.float32)
+        cell = pix * 2 + (1 - p)
+        # newest event per cell: stable sort by time, then the last occurrence of each cell
+        order = np.argsort(t, kind="stable")
+        cell_sorted = cell[order][::-1]
+        uniq, first = np.unique(cell_sorted, return_index=True)
+        t_last = t[order][::-1][first]
+        surf = np.zeros(npx * 2, np.float32)
+        surf[uniq] = np.exp(-(t_end - t_last) / tau)
+        return surf.reshape(height, width, 2)
 
     # voxel grid
     sign = np.where(p > 0, 1.0, -1.0)
@@ -203,9 +226,9 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
     lo = np.floor(tn).astype(np.int64)
     frac = tn - lo
     hi = np.minimum(lo + 1, bins - 1)
-    vox = np.bincount(pix * bins + lo, weights=sign * (1.0 - frac), minlength=npx * bins)
-    vox += np.bincount(pix * bins + hi, weights=sign * frac, minlength=npx * bins)
-    out = vox.reshape(height, width, bins).astype(np.float32)
+    vox = _scatter_sum(np.concatenate([pix * bins + lo, pix * bins + hi]),
+                       np.concatenate([sign * (1.0 - frac), sign * frac]), npx * bins)
+    out = vox.reshape(height, width, bins)
     if normalize:
         peak = float(np.abs(out).max())
         if peak > 0:
