@@ -91,12 +91,14 @@ class Normalized:
     plain: :func:`basic_normalize` of the raw transcript (for WER).
     wake_word_heard: whether the wake word started the utterance.
     corrections: (heard, replaced-by) pairs applied by vocabulary snapping.
+    dropped: sentences after the first one (not used, see ``first_sentence_only``).
     """
 
     text: str
     plain: str
     wake_word_heard: bool = False
     corrections: List[Tuple[str, str]] = field(default_factory=list)
+    dropped: List[str] = field(default_factory=list)
 
 
 class TranscriptNormalizer:
@@ -110,14 +112,21 @@ class TranscriptNormalizer:
         genuine out-of-vocabulary words; 1.0 disables snapping.
     verb_threshold: the same for the first word against the command verbs
         (lower: the grammar makes a verb there very likely).
+    first_sentence_only: one utterance is one command; when the transcript
+        has several sentences, only the first with content is used (after a
+        bare wake word or filler). Whisper tends to continue a command-style
+        prompt on noisy padding ("track the dog. track the"); this drops that
+        tail, at the cost of ignoring a second command said without a pause.
     """
 
     def __init__(self, vocabulary: Optional[CommandVocabulary] = None, wake_word: Optional[str] = None,
-                 snap_threshold: float = 0.8, verb_threshold: float = 0.6) -> None:
+                 snap_threshold: float = 0.8, verb_threshold: float = 0.6,
+                 first_sentence_only: bool = True) -> None:
         self.vocabulary = vocabulary or CommandVocabulary.load()
         self.wake_word = basic_normalize(wake_word) if wake_word else None
         self.snap_threshold = float(snap_threshold)
         self.verb_threshold = float(verb_threshold)
+        self.first_sentence_only = bool(first_sentence_only)
         self._known: FrozenSet[str] = self.vocabulary.known_words
         self._content: Tuple[str, ...] = tuple(sorted(self.vocabulary.content_words))
         self._cache: dict = {}
@@ -158,8 +167,23 @@ class TranscriptNormalizer:
     # ----------------------------------------------------------------- main
     def normalize(self, text: str) -> Normalized:
         plain = basic_normalize(text)
-        tokens = plain.split()
-        tokens, woke = self.strip_wake_word(tokens)
+        dropped: List[str] = []
+        if self.first_sentence_only:
+            sentences = [basic_normalize(s) for s in re.split(r"[.!?;]+", text)]
+            sentences = [s for s in sentences if s]
+            woke = False
+            while sentences:  # skip leading sentences that are only wake word / filler
+                toks, w = self.strip_wake_word(sentences[0].split())
+                woke = woke or w
+                if [t for t in toks if t not in _FILLERS_LEADING and t not in _FILLERS_TRAILING]:
+                    break
+                sentences.pop(0)
+            dropped = sentences[1:]
+            first = sentences[0] if sentences else ""
+            tokens, w = self.strip_wake_word(first.split())
+            woke = woke or w
+        else:
+            tokens, woke = self.strip_wake_word(plain.split())
         while tokens and tokens[0] in _FILLERS_LEADING:
             tokens.pop(0)
         while tokens and tokens[-1] in _FILLERS_TRAILING:
@@ -179,4 +203,8 @@ class TranscriptNormalizer:
             if new != tok:
                 corrections.append((tok, new))
             out.append(new)
-        return Normalized(text=" ".join(out), plain=plain, wake_word_heard=woke, corrections=corrections)
+        # "track all the cars" == "track all cars" (canonical multi form)
+        if len(out) > verb_slot + 3 and out[verb_slot + 1] == "all" and out[verb_slot + 2] == "the":
+            del out[verb_slot + 2]
+        return Normalized(text=" ".join(out), plain=plain, wake_word_heard=woke, corrections=corrections,
+                          dropped=dropped)

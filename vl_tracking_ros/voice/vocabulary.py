@@ -79,19 +79,24 @@ def _flatten(obj: object) -> Dict[str, Tuple[str, ...]]:
 
 
 def load_world_vocabulary() -> Optional[Dict[str, Tuple[str, ...]]]:
-    """``vl_tracking_ros.data.VOCABULARY`` as word groups, or None if absent."""
-    try:
-        from vl_tracking_ros import data as world  # lazy: data may import heavy things
-    except Exception:  # noqa: BLE001 - any import problem means "not available"
-        return None
-    vocab = getattr(world, "VOCABULARY", None)
-    if vocab is None:
-        return None
-    try:
-        groups = _flatten(vocab)
-    except Exception:  # noqa: BLE001
-        return None
-    return groups or None
+    """The WORLD area's ``VOCABULARY`` (``vl_tracking_ros.data.language`` or
+    ``vl_tracking_ros.data``) as word groups, or None if absent."""
+    import importlib
+
+    for module in ("vl_tracking_ros.data.language", "vl_tracking_ros.data"):
+        try:
+            mod = importlib.import_module(module)  # lazy: only when a vocabulary is built
+        except Exception:  # noqa: BLE001 - any import problem means "not available here"
+            continue
+        vocab = getattr(mod, "VOCABULARY", None)
+        if vocab is None:
+            continue
+        try:
+            groups = _flatten(vocab)
+        except Exception:  # noqa: BLE001 - unexpected shape: use the fallback lists
+            return None
+        return groups or None
+    return None
 
 
 def _plural(w: str) -> str:
@@ -112,6 +117,9 @@ class CommandVocabulary:
 
     groups: Dict[str, Tuple[str, ...]] = field(default_factory=lambda: dict(FALLBACK_GROUPS))
     source: str = "fallback"
+    #: groups the prompt is built from (empty = all); the world's own groups
+    #: when it is loaded, so the fallback lists only serve correction.
+    prompt_groups: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, use_world: bool = True) -> "CommandVocabulary":
@@ -119,11 +127,13 @@ class CommandVocabulary:
         groups = {k: tuple(v) for k, v in FALLBACK_GROUPS.items()}
         source = "fallback"
         world = load_world_vocabulary() if use_world else None
+        prompt_groups: Dict[str, Tuple[str, ...]] = {}
         if world:
             for k, words in world.items():
-                groups[k] = tuple(dict.fromkeys(groups.get(k, ()) + tuple(words)))
+                groups[k] = tuple(dict.fromkeys(tuple(words) + groups.get(k, ())))
             source = "world"
-        return cls(groups=groups, source=source)
+            prompt_groups = dict(world)
+        return cls(groups=groups, source=source, prompt_groups=prompt_groups)
 
     @property
     def content_words(self) -> FrozenSet[str]:
@@ -143,19 +153,45 @@ class CommandVocabulary:
         """Every word that is accepted as heard (content + function words)."""
         return self.content_words | FUNCTION_WORDS
 
-    def prompt(self, max_words: int = 60) -> str:
-        """Initial prompt for Whisper: command examples then vocabulary words.
+    #: group names whose words go into the prompt first (most confusable).
+    PROMPT_PRIORITY = ("colors", "colours", "categories", "nouns", "sizes", "temperatures", "textures",
+                       "parts", "speeds", "motions", "directions", "positions", "relations")
 
-        Whisper conditions on the prompt as if it were preceding speech, so
-        it biases both wording and style (lower case, few punctuation marks).
-        max_words caps the prompt: longer prompts bias more words but cost
-        decoder time and, past ~100 tokens, start to be echoed back.
+    def prompt(self, max_commands: int = 8) -> str:
+        """Initial prompt for Whisper: example commands built from the vocabulary.
+
+        Whisper conditions on the prompt as if it were preceding speech, so it
+        biases wording *and* style; whole command sentences (not a word list,
+        which makes it answer with comma-separated words) keep transcripts in
+        the command form, lower case. The examples pair colours with nouns
+        and add size / temperature / motion words, so the most confusable
+        words appear once each. max_commands: more covers more words but
+        costs decoder time per utterance (~10 tokens each).
         """
-        words = []
-        for key in ("colours", "colors", "categories", "parts", "directions", "temperatures"):
-            words.extend(self.groups.get(key, ()))
-        for key, vals in self.groups.items():
-            if key not in ("colours", "colors", "categories", "parts", "directions", "temperatures"):
-                words.extend(vals)
-        seen = list(dict.fromkeys(w.lower() for w in words if isinstance(w, str)))[:max_words]
-        return ". ".join(PROMPT_EXAMPLES) + ". " + ", ".join(seen) + "."
+        src = self.prompt_groups or self.groups
+
+        def group(*names: str) -> list:
+            for n in names:
+                if n in src and src[n]:
+                    return [str(w).lower() for w in src[n]]
+            return []
+
+        colours = group("colors", "colours")
+        nouns = [w for w in group("categories", "nouns") if " " not in w]
+        extras = group("sizes") + group("temperatures") + group("textures")
+        motions = [m for m in group("motions") + group("positions") + group("directions")]
+        cmds = []
+        for i in range(max(0, max_commands - 1)):
+            if not colours or not nouns:
+                break
+            c, n = colours[i % len(colours)], nouns[i % len(nouns)]
+            if i % 3 == 1 and extras:
+                plural = "people" if n in ("person", "man", "woman", "child", "people") else _plural(n)
+                cmds.append(f"track all {extras[i % len(extras)]} {plural}")
+            elif i % 3 == 2 and motions:
+                cmds.append(f"track the {c} {n} {motions[i % len(motions)]}")
+            else:
+                cmds.append(f"track the {c} {n}")
+        cmds = cmds or list(PROMPT_EXAMPLES[:-1])
+        cmds.append("stop")
+        return ". ".join(cmds) + "."
