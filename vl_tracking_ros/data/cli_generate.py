@@ -15,6 +15,10 @@ from pathlib import Path
 from .suites import SUITES, get_suite
 
 
+class OutputExistsError(ValueError):
+    """A clip folder of the requested suite already exists under --out."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", required=True, help=f"suite name: {', '.join(sorted(SUITES))}")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
@@ -38,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite, seed=args.seed, full=args.full)   # UnknownSuiteError lists valid names
     n = suite.num_clips if args.clips is None else max(0, min(int(args.clips), suite.num_clips))
     out = Path(args.out)
+    taken = [suite.clip_name(i) for i in range(n) if (out / suite.clip_name(i)).exists()]
+    if taken:
+        raise OutputExistsError(f"{out / taken[0]} already exists ({len(taken)} of the {n} clip folders do); "
+                                f"choose another --out or remove them")
     out.mkdir(parents=True, exist_ok=True)
     index = {"suite": suite.name, "seed": suite.seed, "full": suite.full, "clips": []}
     frames = events = 0
@@ -45,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
     for i in tqdm(range(n), desc=f"generate {suite.name}", unit="clip"):
         clip = suite.clip(i)
         clip_dir = out / clip.name
-        if clip_dir.exists() and any(clip_dir.iterdir()):
-            raise FileExistsError(f"{clip_dir} exists and is not empty; choose another --out")
         write_clip_folder(clip, clip_dir, image_format=args.image_format)
         if args.bag:
             write_bag(clip, clip_dir / "bag", depth_encoding=args.depth_encoding)

@@ -16,6 +16,7 @@ and back.
     <clip>/nlp.txt                 the first expression
     <clip>/gt/gt.txt               MOTChallenge rows for every visible object
                                    (class = category index + 1)
+    <clip>/seqinfo.ini             MOTChallenge sequence info (imDir=img)
     <clip>/clip.json               everything: GT of all objects, expressions,
                                    referents, command schedule, conditions, stamps
 """
@@ -107,6 +108,9 @@ def write_clip_folder(clip: Clip, clip_dir: PathLike, image_format: str = "png")
                 rows.append((i + 1, o.obj_id, o.box_xyxy, 1, CATEGORIES.index(o.attrs["category"]) + 1, o.visibility))
     (clip_dir / "gt").mkdir(exist_ok=True)
     (clip_dir / "gt" / "gt.txt").write_text(format_mot_rows(rows))
+    (clip_dir / "seqinfo.ini").write_text(
+        f"[Sequence]\nname={clip.name}\nimDir=img\nframeRate={clip.fps:g}\nseqLength={n}\n"
+        f"imWidth={clip.camera.width}\nimHeight={clip.camera.height}\nimExt=.{image_format}\n")
     meta = clip.gt_dict()
     meta["files"] = {"rgb": f"img/%08d.{image_format}", "depth": "depth/%08d.png (uint16 mm, 0 = invalid)",
                      "thermal": "thermal/%08d.png (uint16 raw)", "events": "events.npz"}
