@@ -152,7 +152,8 @@ def _parse_clause(clause: str) -> Tuple[str, TargetQuery]:
         rest_words = rest_words[1:]
     if not rest_words or not " ".join(rest_words).strip(" .!?\"'"):
         verb = words[i].lower() + (" all" if multi else "")
-        raise CommandError(f"'{verb}' needs an expression, e.g. '{verb} the red car'")
+        example = "red cars" if multi else "the red car"
+        raise CommandError(f"'{verb}' needs an expression, e.g. '{verb} {example}'")
     return kind, TargetQuery(normalize_expression(" ".join(rest_words)), multi=multi)
 
 

@@ -228,7 +228,13 @@ class MultiStreamSynchronizer:
         """Add raw events (their ``t_us`` share the RGB clock); ``stamp_ns``
         defaults to the newest event's time."""
         if stamp_ns is None:
-            stamp_ns = int(batch.t_us.max()) * 1000 if len(batch) else (self._clock or 0)
+            if len(batch):
+                stamp_ns = int(batch.t_us.max()) * 1000
+            else:
+                # no events and no stamp: the stream is alive "now" (no motion)
+                s = self._streams.get(stream)
+                last = s.last_stamp if s is not None and s.last_stamp is not None else 0
+                stamp_ns = max(self._clock or 0, last)
         return self.add(stream, stamp_ns, batch)
 
     def _accept(self, s: _Stream, stamp: int) -> None:

@@ -189,3 +189,14 @@ def test_bad_use():
         s.add_rgb("yesterday", None)
     with pytest.raises(SyncError, match="integer nanoseconds"):
         s.add_rgb(1.5, None)
+
+
+def test_empty_event_packet_keeps_stream_alive():
+    s = _sync(optional_streams=("event",), event_window_ns=10 * MS, silence_timeout_ns=100 * MS)
+    t_us = T0 // 1000
+    s.add_events(events_from_arrays([1], [1], [t_us - 500], [1], 8, 8))
+    for i in range(1, 6):
+        s.add_rgb(T0 + i * 40 * MS, i)
+        assert s.add_events(events_from_arrays([], [], [], [], 8, 8)) is True   # no motion, no stamp
+        s.pop_ready()
+    assert s.status()["event"]["silent"] is False
