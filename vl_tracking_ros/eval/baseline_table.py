@@ -2,6 +2,7 @@
 
     python -m vl_tracking_ros.eval.baseline_table --suites sot-day,rmot \\
         --trackers oracle,mil,heuristic --json baselines.json [--markdown table.md] [--max-clips K]
+        [--success-plot success.png]
 
 Each clip is rendered once and fed to every preset (rendering dominates the
 cost of the cheap baselines), so the presets are compared on identical
@@ -79,14 +80,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--markdown", type=Path, default=None, help="write the markdown table here")
     ap.add_argument("--max-clips", type=int, default=None)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--success-plot", type=Path, default=None,
+                    help="PNG success plot comparing the presets on the first suite")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     presets = [p.strip() for p in args.trackers.split(",") if p.strip()]
     reports = []
-    for suite in [s.strip() for s in args.suites.split(",") if s.strip()]:
-        for p, result in evaluate_presets(presets, suite, device=args.device, max_clips=args.max_clips,
-                                          show_progress=not args.no_progress).items():
+    for k, suite in enumerate([s.strip() for s in args.suites.split(",") if s.strip()]):
+        results = evaluate_presets(presets, suite, device=args.device, max_clips=args.max_clips,
+                                   show_progress=not args.no_progress)
+        for p, result in results.items():
             reports.append(build_report(result, device=args.device))
+        if k == 0 and args.success_plot is not None:
+            from .plots import plot_success
+
+            curves = {p: r.sot_curves() for p, r in results.items()}
+            curves = {p: c for p, c in curves.items() if c is not None}
+            if curves:
+                plot_success(curves, args.success_plot, f"Success plot ({suite}, {len(results[presets[0]].clips)} clips)")
         write_json({"reports": reports}, args.json)  # after every suite: partial results survive a crash
     table = markdown_table(reports)
     print(table)
