@@ -317,14 +317,16 @@ def describe_multi(seed_id: int, objects: Dict[int, Dict[str, object]], boxes: D
     for k in ("color", "temperature"):
         options.append({k: str(seed[k])})
     options = [options[int(j)] for j in rng.permutation(len(options))]
-    best = None
-    for c in options:
+    # prefer groups of 2 .. half the scene (a real "some of them" selection),
+    # then any group of >= 2 that is not everything, then whatever is left
+    cap = max(2, (len(objects) + 1) // 2)
+    scored = []
+    for rank, c in enumerate(options):
         refs = resolve(c, objects, boxes)
-        if len(refs) >= 2 and len(refs) < len(objects):
-            return c, refs, render_text(c, rng, plural=True)
-        if best is None or (len(refs) >= 2 and len(best[1]) < 2):
-            best = (c, refs)
-    c, refs = best
+        n = len(refs)
+        tier = 0 if 2 <= n <= cap else (1 if 2 <= n < len(objects) else 2)
+        scored.append((tier, rank, c, refs))
+    _, _, c, refs = min(scored, key=lambda s: (s[0], s[1]))
     return c, refs, render_text(c, rng, plural=True)
 
 

@@ -166,8 +166,13 @@ def _frame_gt(scene: Scene, t: int, counts) -> FrameGT:
     return FrameGT(frame_index=t, objects=objs)
 
 
-def _language_view(gt: FrameGT, width: int, height: int):
-    """(objects attrs incl. in_view + ambiguity flags, boxes) for the language module."""
+def language_view(gt: FrameGT, width: int, height: int):
+    """(objects, boxes) of one frame as the language module takes them.
+
+    objects: obj_id -> attrs plus ``in_view`` (in view and > 30 % visible:
+    spatial words only name such objects) and ``hpos_ambiguous`` /
+    ``vpos_ambiguous``; boxes: obj_id -> (4,) full xyxy box.
+    """
     objects, boxes = {}, {}
     for oid, o in gt.objects.items():
         _, _, h_amb, v_amb = position_words(o.full_box_xyxy, width, height)
@@ -175,6 +180,10 @@ def _language_view(gt: FrameGT, width: int, height: int):
                             vpos_ambiguous=v_amb)
         boxes[oid] = o.full_box_xyxy
     return objects, boxes
+
+
+#: old private name (used by train/ and trackers/ modules)
+_language_view = language_view
 
 
 def _schedule(scene: Scene, gts: List[FrameGT], rng: np.random.Generator) -> List[Expression]:
@@ -198,7 +207,7 @@ def _schedule(scene: Scene, gts: List[FrameGT], rng: np.random.Generator) -> Lis
                                              if o.obj_id not in used and o.obj_id != scene.target_ids[k]]
         made = None
         for f in candidates:
-            objects, boxes = _language_view(gts[f], W, H)
+            objects, boxes = language_view(gts[f], W, H)
             for sid in seeds:
                 if sid in used and not cfg.multi_target:
                     continue
