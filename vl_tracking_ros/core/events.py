@@ -261,14 +261,16 @@ def _word(kind: int, payload) -> np.ndarray:
 
 
 def encode_evt3(batch: EventBatch, time_base_us: int = 0, use_vectors: bool = True) -> bytes:
-    """Encode events as a little-endian EVT 3.0 byte stream.
+    """Encode events as a little-endian EVT 3.0 byte stream (vectorised).
 
     Times are written as ``(t_us - time_base_us) mod 2**24`` (EVT 3.0 carries
-    24-bit microsecond time); TIME_HIGH words are repeated at least every
-    ~4 ms of stream time so a decoder can follow the wrap-around. Events
-    sharing time, row and polarity become VECT_BASE_X + VECT_12/VECT_8 words
-    when ``use_vectors`` and there are three or more of them, otherwise
-    EVT_ADDR_X words. Coordinates must fit in 11 bits (sensors up to 2048).
+    24-bit microsecond time); when the high 12 bits advance by more than 1024
+    steps between events, intermediate EVT_TIME_HIGH words are inserted so a
+    decoder can follow every wrap-around. Events sharing time, row and
+    polarity become VECT_BASE_X + VECT_12 words when ``use_vectors`` and
+    there are three or more of them (duplicates of a pixel in such a group
+    follow as EVT_ADDR_X words), otherwise EVT_ADDR_X words. Coordinates must
+    fit in 11 bits (sensors up to 2048 x 2048).
     """
     n = len(batch)
     if n == 0:
@@ -285,68 +287,80 @@ def encode_evt3(batch: EventBatch, time_base_us: int = 0, use_vectors: bool = Tr
     order = np.lexsort((x, p, y, t))
     x, y, t, p = x[order], y[order], t[order], p[order]
 
-    key_change = np.ones(n, bool)
-    key_change[1:] = (t[1:] != t[:-1]) | (y[1:] != y[:-1]) | (p[1:] != p[:-1])
-    starts = np.flatnonzero(key_change)
-    ends = np.append(starts[1:], n)
+    # groups of events sharing (t, y, p)
+    new_group = np.ones(n, bool)
+    new_group[1:] = (t[1:] != t[:-1]) | (y[1:] != y[:-1]) | (p[1:] != p[:-1])
+    starts = np.flatnonzero(new_group)
+    n_groups = starts.size
+    group = np.cumsum(new_group) - 1                 # group index of every event
+    sizes = np.diff(np.append(starts, n))
+    gt, gy, gp = t[starts], y[starts], p[starts]
+    high = gt >> 12
+    low = gt & 0xFFF
 
+    keys: List[np.ndarray] = []
     words: List[np.ndarray] = []
-    cur_high = None   # absolute (unwrapped) value t >> 12
-    cur_low = None
-    cur_y = None
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        tt = int(t[s])
-        high_abs, low = tt >> 12, tt & 0xFFF
-        if cur_high is None or high_abs != cur_high:
-            # walk the high part forward in steps of <= 1024 (~4.2 s) so each
-            # wrap of the 12-bit counter is visible to the decoder
-            prev = high_abs if cur_high is None else cur_high
-            steps = list(range(prev + 1024, high_abs, 1024)) if cur_high is not None else []
-            for h in steps + [high_abs]:
-                words.append(_word(EVT_TIME_HIGH, [h & 0xFFF]))
-            cur_high = high_abs
-            cur_low = None
-        if low != cur_low:
-            words.append(_word(EVT_TIME_LOW, [low]))
-            cur_low = low
-        yy = int(y[s])
-        if yy != cur_y:
-            words.append(_word(EVT_ADDR_Y, [yy]))
-            cur_y = yy
-        pol = int(p[s])
-        xs = x[s:e]
-        if use_vectors and e - s >= 3:
-            uniq = np.unique(xs)
-            dup = xs.shape[0] - uniq.shape[0]
-            base = int(uniq[0])
-            span = int(uniq[-1]) - base + 1
-            nvec = -(-span // 12)
-            mask = np.zeros(nvec * 12, np.int64)
-            mask[uniq - base] = 1
-            masks = (mask.reshape(nvec, 12) << np.arange(12)).sum(axis=1)
-            keep = masks != 0
-            # a run of empty vectors would waste words: re-base after gaps
-            out = []
-            need_base = True
-            vx = base
-            for m, k in zip(masks.tolist(), keep.tolist()):
-                if k:
-                    if need_base:
-                        out.append(_word(VECT_BASE_X, [(pol << 11) | vx]))
-                        need_base = False
-                    out.append(_word(VECT_12, [m]))
-                else:
-                    need_base = True
-                vx += 12
-            words.append(np.concatenate(out))
-            if dup:
-                # duplicates (same pixel, time, polarity) cannot be vectorised
-                vals, counts = np.unique(xs, return_counts=True)
-                extra = np.repeat(vals, counts - 1)
-                words.append(_word(EVT_ADDR_X, (pol << 11) | extra))
-        else:
-            words.append(_word(EVT_ADDR_X, (pol << 11) | xs))
-    stream = np.concatenate(words).astype("<u2")
+    SECTIONS = 5  # per group: time high, time low, row, payload, duplicates
+
+    def emit(group_ids: np.ndarray, section: int, kind: int, payload: np.ndarray) -> None:
+        keys.append(group_ids * SECTIONS + section)
+        words.append(_word(kind, payload))
+
+    # EVT_TIME_HIGH: first group, and every group whose high part advanced
+    prev_high = np.concatenate([[high[0]], high[:-1]])
+    n_high = np.where(high != prev_high, -(-(high - prev_high) // 1024), 0)
+    n_high[0] = 1
+    hg = np.repeat(np.arange(n_groups), n_high)
+    first_of = np.cumsum(n_high) - n_high
+    k = np.arange(hg.size) - np.repeat(first_of, n_high)
+    last = k == n_high[hg] - 1
+    emit(hg, 0, EVT_TIME_HIGH, np.where(last, high[hg], prev_high[hg] + 1024 * (k + 1)) & 0xFFF)
+    # EVT_TIME_LOW whenever the time changed; EVT_ADDR_Y whenever the row changed
+    t_changed = np.ones(n_groups, bool)
+    t_changed[1:] = gt[1:] != gt[:-1]
+    lg = np.flatnonzero(t_changed)
+    emit(lg, 1, EVT_TIME_LOW, low[lg])
+    y_changed = np.ones(n_groups, bool)
+    y_changed[1:] = gy[1:] != gy[:-1]
+    yg = np.flatnonzero(y_changed)
+    emit(yg, 2, EVT_ADDR_Y, gy[yg])
+
+    vector_group = (sizes >= 3) if use_vectors else np.zeros(n_groups, bool)
+    in_vec = vector_group[group]
+    single = ~in_vec
+    emit(group[single], 3, EVT_ADDR_X, (p[single] << 11) | x[single])
+
+    if in_vec.any():
+        vi = np.flatnonzero(in_vec)
+        vg, vx, vp = group[vi], x[vi], p[vi]
+        first_in_group = np.ones(vi.size, bool)
+        first_in_group[1:] = vg[1:] != vg[:-1]
+        dup = np.zeros(vi.size, bool)
+        dup[1:] = (vx[1:] == vx[:-1]) & ~first_in_group[1:]
+        # duplicates of a pixel cannot share a vector bit: plain words after the vectors
+        emit(vg[dup], 4, EVT_ADDR_X, (vp[dup] << 11) | vx[dup])
+        keep = ~dup
+        ug, ux, up = vg[keep], vx[keep], vp[keep]
+        base = np.minimum.reduceat(ux, np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]]))
+        gid = np.cumsum(np.r_[True, ug[1:] != ug[:-1]]) - 1
+        rel = ux - base[gid]
+        chunk = rel // 12
+        new_chunk = np.r_[True, (ug[1:] != ug[:-1]) | (chunk[1:] != chunk[:-1])]
+        cstart = np.flatnonzero(new_chunk)
+        masks = np.add.reduceat(np.left_shift(1, rel % 12), cstart)
+        cg, cc, cp = ug[cstart], chunk[cstart], up[cstart]
+        cbase = base[gid[cstart]] + 12 * cc
+        # a VECT_BASE_X before the first chunk of a group and after any skipped (empty) chunk
+        need_base = np.r_[True, (cg[1:] != cg[:-1]) | (cc[1:] != cc[:-1] + 1)]
+        pair_words = np.stack([_word(VECT_BASE_X, (cp << 11) | cbase), _word(VECT_12, masks)], axis=1)
+        pair_valid = np.stack([need_base, np.ones(cstart.size, bool)], axis=1)
+        pair_group = np.stack([cg, cg], axis=1)
+        keys.append(pair_group[pair_valid] * SECTIONS + 3)
+        words.append(pair_words[pair_valid])
+
+    all_keys = np.concatenate(keys)
+    all_words = np.concatenate(words)
+    stream = all_words[np.argsort(all_keys, kind="stable")].astype("<u2")
     return stream.tobytes()
 
 
