@@ -136,6 +136,11 @@ class MultiStreamSynchronizer:
         for late streams; default ``slop_ns``. Larger tolerates streams whose
         messages arrive later than RGB (processing latency) at the cost of
         output latency.
+    jump_back_reset_ns: an RGB stamp this far *behind* the last one means
+        the clock restarted (a bag looped, sim time reset): everything queued
+        is dropped and syncing starts afresh (counted in ``time_resets``);
+        smaller backward steps are out-of-order frames and are dropped.
+        A non-RGB stream jumping back this far restarts that stream only.
     wall_clock: callable returning monotonic ns (default
         ``time.monotonic_ns``) or None. When set, a frame is also released
         once it has waited ``max_wait_ns`` of wall time since ``add_rgb``, so
@@ -147,7 +152,7 @@ class MultiStreamSynchronizer:
                  silence_timeout_ns: int = 1_000_000_000, max_queue: int = 30,
                  event_window_ns: int = 50_000_000, event_retain_ns: Optional[int] = None,
                  max_events: int = 2_000_000, max_wait_ns: Optional[int] = None,
-                 wall_clock=time.monotonic_ns):
+                 wall_clock=time.monotonic_ns, jump_back_reset_ns: int = 3_000_000_000):
         names = tuple(optional_streams)
         if len(set(names)) != len(names) or "rgb" in names:
             raise SyncError(f"optional_streams must be distinct names other than 'rgb', got {names}")
@@ -169,6 +174,8 @@ class MultiStreamSynchronizer:
         if self.max_wait_ns < 0:
             raise SyncError(f"max_wait_ns must be >= 0, got {max_wait_ns!r}")
         self.wall_clock = wall_clock
+        self.jump_back_reset_ns = int(jump_back_reset_ns)
+        self.time_resets = getattr(self, "time_resets", 0)
         self._streams: Dict[str, _Stream] = {n: _Stream(n, self.max_queue) for n in names}
         self._rgb: Deque[Tuple[int, Any, Optional[int]]] = collections.deque()
         self._rgb_last: Optional[int] = None
@@ -186,6 +193,10 @@ class MultiStreamSynchronizer:
         """Queue an RGB frame; returns False (and counts it) when dropped as
         a duplicate or out-of-order stamp."""
         stamp = _as_stamp(stamp_ns)
+        if self._rgb_last is not None and stamp < self._rgb_last - self.jump_back_reset_ns:
+            resets = self.time_resets + 1
+            self.reset()
+            self.time_resets = resets
         self._rgb_counts["received"] += 1
         if self._rgb_last is not None and stamp <= self._rgb_last:
             self._rgb_counts["duplicate" if stamp == self._rgb_last else "out_of_order"] += 1
@@ -210,6 +221,11 @@ class MultiStreamSynchronizer:
         if s is None:
             raise SyncError(f"unknown stream {stream!r}; enabled streams: rgb, {', '.join(self.optional_streams)}")
         stamp = _as_stamp(stamp_ns)
+        if s.last_stamp is not None and stamp < s.last_stamp - self.jump_back_reset_ns:
+            fresh = _Stream(stream, self.max_queue)
+            fresh.counts = s.counts
+            fresh.counts["time_resets"] += 1
+            self._streams[stream] = s = fresh
         s.counts["received"] += 1
         if isinstance(payload, EventBatch):
             return self._add_events(s, stamp, payload)
@@ -352,7 +368,7 @@ class MultiStreamSynchronizer:
         """Forget all queued data and stamps (e.g. after a bag loops)."""
         self.__init__(self.optional_streams, self.slop_ns, self.silence_timeout_ns, self.max_queue,
                       self.event_window_ns, self.event_retain_ns, self.max_events, self.max_wait_ns,
-                      self.wall_clock)
+                      self.wall_clock, self.jump_back_reset_ns)
 
     @property
     def pending(self) -> int:
@@ -369,7 +385,8 @@ class MultiStreamSynchronizer:
         out: Dict[str, Dict[str, Any]] = {
             "rgb": {"rate_hz": round(self._rgb_rate.rate_hz(), 3), "last_stamp_ns": self._rgb_last,
                     "silent": self._rgb_last is None or (clock is not None and clock - self._rgb_last > self.silence_timeout_ns),
-                    "pending": len(self._rgb), "emitted": self.emitted, **dict(self._rgb_counts)},
+                    "pending": len(self._rgb), "emitted": self.emitted, "time_resets": self.time_resets,
+                    **dict(self._rgb_counts)},
         }
         for name, s in self._streams.items():
             entry = {"rate_hz": round(s.rate.rate_hz(), 3), "last_stamp_ns": s.last_stamp,

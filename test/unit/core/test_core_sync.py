@@ -200,3 +200,22 @@ def test_empty_event_packet_keeps_stream_alive():
         assert s.add_events(events_from_arrays([], [], [], [], 8, 8)) is True   # no motion, no stamp
         s.pop_ready()
     assert s.status()["event"]["silent"] is False
+
+
+def test_clock_restart_resets_instead_of_dropping_forever():
+    s = _sync(optional_streams=("depth",), jump_back_reset_ns=1_000 * MS)
+    for i in range(5):
+        s.add_rgb(T0 + i * PERIOD, i)
+        s.add("depth", T0 + i * PERIOD, i)
+        s.pop_ready()
+    # the bag loops: stamps start again 4 s earlier
+    out = []
+    for i in range(5):
+        assert s.add_rgb(T0 - 4_000 * MS + i * PERIOD, 10 + i) is True
+        assert s.add("depth", T0 - 4_000 * MS + i * PERIOD, 10 + i) is True
+        out += s.pop_ready()
+    out += s.flush()
+    assert [o.rgb for o in out] == [10, 11, 12, 13, 14] and all(o.missing == () for o in out)
+    st = s.status()
+    assert st["rgb"]["time_resets"] == 1 and st["rgb"]["emitted"] == 5
+    assert s.add_rgb(T0 - 4_000 * MS, "small step back") is False   # within the threshold: out of order
