@@ -114,6 +114,8 @@ class TrackerNode(Node):
         self.published = 0
         self.tracker_errors = 0
         self._latencies_ms: Deque[float] = deque(maxlen=300)
+        #: per-frame stage times, ms: wait (stamp -> worker picks the frame), step (tracker), publish
+        self.stage_ms: Dict[str, Deque[float]] = {k: deque(maxlen=2000) for k in ("wait", "step", "publish")}
         self._rates: Dict[str, _Rate] = {k: _Rate() for k in ("rgb", "camera_info", "depth", "thermal", "event",
                                                                   "output")}
         self._last_rgb_stamp_ns: Optional[int] = None
@@ -371,6 +373,8 @@ class TrackerNode(Node):
                 self._warn("tracker", f"tracker failed on frame {frame.stamp_ns} ns: {type(exc).__name__}: {exc}")
 
     def _process(self, frame: SensorFrame) -> None:
+        t_pick = time.perf_counter()
+        self.stage_ms["wait"].append((self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6)
         with self._cmd_lock:
             dirty, queries = self._commands_dirty, list(self._queries)
             self._commands_dirty = False
@@ -378,11 +382,14 @@ class TrackerNode(Node):
             self._tracker.set_commands(queries)
         if queries:
             output = self._tracker.step(frame)
+            self.stage_ms["step"].append((time.perf_counter() - t_pick) * 1e3)
         else:
             output = TrackerOutput(mode="idle")
             self._warn("idle", "frames arrive but no command is active; send e.g. 'track the red ball' on "
                        "'command'")
+        t_publish = time.perf_counter()
         self._publish(frame, output, queries)
+        self.stage_ms["publish"].append((time.perf_counter() - t_publish) * 1e3)
 
     def _clean(self, frame: SensorFrame, output: TrackerOutput) -> TrackerOutput:
         """Drop invalid / low-confidence tracks; fill 3D positions from depth."""
@@ -445,6 +452,9 @@ class TrackerNode(Node):
             "latency_p95_ms": f"{np.percentile(lat, 95):.1f}" if lat.size else "",
             "tracker_errors": str(self.tracker_errors),
         })
+        for stage, times in self.stage_ms.items():
+            arr = np.asarray(list(times)[-300:], dtype=np.float64)
+            values[f"stage_{stage}_ms_p50"] = f"{np.percentile(arr, 50):.1f}" if arr.size else ""
         for kind, count in sorted(self.bad_input.items()):
             values[f"bad_input.{kind}"] = str(count)
         for key, value in assembler.items():
