@@ -30,6 +30,7 @@ LOW_CONFIDENCE = "low_confidence"
 NO_WAKE_WORD = "no_wake_word"
 WAKE_WORD_ONLY = "wake_word_only"
 NOT_A_COMMAND = "not_a_command"
+PROMPT_ECHO = "prompt_echo"
 
 
 @dataclass
@@ -40,7 +41,9 @@ class VoiceResult:
     normalized: the normalized text that was parsed.
     command: the canonical command published on ``command``, or None.
     reason: one of ``accepted``, ``no_speech``, ``low_confidence``,
-        ``no_wake_word``, ``wake_word_only``, ``not_a_command``.
+        ``no_wake_word``, ``wake_word_only``, ``not_a_command``,
+        ``prompt_echo`` (the transcript repeated a prompt sentence that the
+        unprompted decoding of the same audio does not support).
     detail: human-readable detail (e.g. the parser's message).
     speech_end_s / closed_at_s: stream times (seconds of audio) of the end of
         speech and of the segmenter's decision.
@@ -86,6 +89,7 @@ class VoiceResult:
             "speech_end_s": round(self.speech_end_s, 3),
             "latency_s": round(self.latency_s, 3),
             "asr_s": round(self.transcript.inference_s, 3),
+            "unprompted_text": self.transcript.unprompted_text,
             "segment": self.segment_reason,
             **self.extra,
         }
@@ -109,12 +113,17 @@ class VoiceCommandPipeline:
     use_prompt: give the recognizer the vocabulary prompt (bias to command
         words; costs ~60 prompt tokens of decoder time).
     use_core_parser: decide with ``core.commands.parse_command`` when present.
+    echo_agreement: when the prompted transcript repeats a prompt sentence,
+        the unprompted transcript (normalized the same way) must share at
+        least this word-sequence similarity with it. Higher rejects more
+        prompt echoes and more genuine commands that happen to equal a
+        prompt example.
     """
 
     def __init__(self, recognizer: Recognizer, segmenter: UtteranceSegmenter,
                  normalizer: Optional[TranscriptNormalizer] = None, require_wake_word: bool = False,
                  wake_window_s: float = 5.0, min_confidence: float = 0.25, use_prompt: bool = True,
-                 use_core_parser: bool = True) -> None:
+                 use_core_parser: bool = True, echo_agreement: float = 0.5) -> None:
         self.recognizer = recognizer
         self.segmenter = segmenter
         self.normalizer = normalizer or TranscriptNormalizer()
@@ -125,6 +134,7 @@ class VoiceCommandPipeline:
         self.min_confidence = float(min_confidence)
         self.prompt = self.normalizer.vocabulary.prompt() if use_prompt else None
         self.use_core_parser = bool(use_core_parser)
+        self.echo_agreement = float(echo_agreement)
         self._resampler: Optional[StreamResampler] = None
         self._armed_until_s = -1.0
 
@@ -224,4 +234,12 @@ class VoiceCommandPipeline:
             cmd = parse(norm.text, use_core=self.use_core_parser)
         except NotACommand as exc:
             return None, NOT_A_COMMAND, str(exc)
+        if transcript.unprompted_text is not None:
+            from difflib import SequenceMatcher
+
+            plain = self.normalizer.normalize(transcript.unprompted_text).text.split()
+            agree = SequenceMatcher(None, norm.text.split(), plain).ratio()
+            if agree < self.echo_agreement:
+                return None, PROMPT_ECHO, (f"heard a prompt example; without the prompt the audio reads "
+                                           f"{transcript.unprompted_text!r} (agreement {agree:.2f})")
         return cmd.text, ACCEPTED, ""

@@ -47,6 +47,11 @@ class Transcript:
         built with ``word_timestamps=True``).
     duration_s: length of the audio that was transcribed.
     inference_s: wall time the recognizer spent.
+    unprompted_text: when the prompted transcript repeated one of the
+        prompt's own sentences, the same audio decoded again without the
+        prompt (None otherwise). A prompt biases Whisper so strongly that on
+        speech it cannot match it may simply echo a prompt sentence; the
+        pipeline rejects the command when the two disagree.
     """
 
     text: str
@@ -55,6 +60,26 @@ class Transcript:
     words: Tuple[Word, ...] = field(default_factory=tuple)
     duration_s: float = 0.0
     inference_s: float = 0.0
+    unprompted_text: Optional[str] = None
+
+
+def prompt_sentences(prompt: Optional[str]) -> frozenset:
+    """The prompt's sentences, lower case, without punctuation."""
+    import re
+
+    if not prompt:
+        return frozenset()
+    return frozenset(" ".join(re.sub(r"[^a-z0-9' ]", " ", s.lower()).split())
+                     for s in re.split(r"[.!?;]+", prompt) if s.strip())
+
+
+def echoes_prompt(text: str, prompt: Optional[str]) -> bool:
+    """True when a sentence of ``text`` is one of the prompt's sentences."""
+    import re
+
+    sentences = prompt_sentences(prompt)
+    return any(" ".join(re.sub(r"[^a-z0-9' ]", " ", s.lower()).split()) in sentences
+               for s in re.split(r"[.!?;]+", text) if s.strip())
 
 
 class Recognizer(abc.ABC):
@@ -184,9 +209,17 @@ class WhisperRecognizer(Recognizer):
                               duration_s=duration, inference_s=elapsed)
         avg_logp = float(np.average(logps, weights=weights))
         conf = math.exp(min(avg_logp, 0.0)) * (1.0 - nsp)
-        return Transcript(text=" ".join(texts), confidence=float(np.clip(conf, 0.0, 1.0)),
+        text = collapse_repeats(" ".join(texts))
+        unprompted = None
+        if prompt and echoes_prompt(text, prompt):
+            segs, _ = self._model.transcribe(audio, language=self.language, beam_size=self.beam_size,
+                                             temperature=0.0, condition_on_previous_text=False,
+                                             without_timestamps=True, vad_filter=False)
+            unprompted = " ".join(sg.text.strip() for sg in segs).strip()
+            elapsed = time.perf_counter() - t0
+        return Transcript(text=text, confidence=float(np.clip(conf, 0.0, 1.0)),
                           no_speech_prob=nsp, words=tuple(words), duration_s=duration,
-                          inference_s=elapsed)
+                          inference_s=elapsed, unprompted_text=unprompted)
 
     def _prompt_tokens(self, prompt: Optional[str]) -> list:
         key = prompt or ""
@@ -214,13 +247,18 @@ class WhisperRecognizer(Recognizer):
             to_cpu=False)
         # ~3 words/s of speech, ~1.5 tokens a word, generous margin; bounded
         max_new = int(min(200, 16 + 12 * duration))
-        prompt_ids = self._prompt_tokens(prompt)
-        res = self._model.model.generate(
-            enc, [prompt_ids], beam_size=self.beam_size, max_length=min(448, len(prompt_ids) + max_new),
-            suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
-            return_no_speech_prob=True)[0]
-        ids = [t for t in res.sequences_ids[0] if t < self._tokenizer.eot]
-        text = collapse_repeats(self._tokenizer.decode(ids).strip())
+
+        def decode(p: Optional[str]):
+            prompt_ids = self._prompt_tokens(p)
+            r = self._model.model.generate(
+                enc, [prompt_ids], beam_size=self.beam_size, max_length=min(448, len(prompt_ids) + max_new),
+                suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
+                return_no_speech_prob=True)[0]
+            ids = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
+            return r, collapse_repeats(self._tokenizer.decode(ids).strip())
+
+        res, text = decode(prompt)
+        unprompted = decode(None)[1] if prompt and echoes_prompt(text, prompt) else None
         avg_logp = float(res.scores[0]) if res.scores else -10.0
         nsp = float(getattr(res, "no_speech_prob", 0.0))
         elapsed = time.perf_counter() - t0
@@ -230,7 +268,7 @@ class WhisperRecognizer(Recognizer):
             return Transcript(text="", confidence=0.0, no_speech_prob=nsp, duration_s=duration, inference_s=elapsed)
         conf = math.exp(min(avg_logp, 0.0)) * (1.0 - nsp)
         return Transcript(text=text, confidence=float(np.clip(conf, 0.0, 1.0)), no_speech_prob=nsp,
-                          duration_s=duration, inference_s=elapsed)
+                          duration_s=duration, inference_s=elapsed, unprompted_text=unprompted)
 
     def close(self) -> None:
         self._model = None  # type: ignore[assignment]
