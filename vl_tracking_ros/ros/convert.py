@@ -256,7 +256,7 @@ def valid_track(tr: TrackResult, width: int, height: int) -> bool:
         return False
     if box[2] <= box[0] or box[3] <= box[1]:
         return False
-    return box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height
+    return bool(box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height)
 
 
 def output_to_track_array(output: TrackerOutput, header: Header, active_commands: Sequence[str],
