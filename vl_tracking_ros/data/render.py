@@ -15,7 +15,7 @@ from typing import Dict, Optional, Tuple
 import cv2
 import numpy as np
 
-from .scene import CATEGORY_HEIGHT_M, Occluder, Scene, SceneObject
+from .scene import CAMERA_HEIGHT_M, CATEGORY_HEIGHT_M, Occluder, Scene, SceneObject
 
 #: ids in the id map
 BACKGROUND_ID = 0
@@ -121,7 +121,7 @@ class SceneRenderer:
         H, W, p = self.H, self.W, self.pad
         hc, wc = H + 2 * p, W + 2 * p
         ys = np.arange(hc, dtype=np.float32)[:, None]
-        horizon = p + float(rng.uniform(0.28, 0.42)) * H
+        horizon = p + float(self.scene.horizon_y)
         sky = ys < horizon
         albedo = np.empty((hc, wc, 3), np.float32)
         # sky: desaturated grey-blue gradient
@@ -137,7 +137,7 @@ class SceneRenderer:
         albedo = np.where(sky[..., None], albedo, ground).astype(np.float32)
         # depth of a flat ground seen from 1.5 m, sky at infinity
         focal = self.scene.focal_px
-        depth = np.where(sky, np.inf, 1.5 * focal / np.maximum(ys - horizon, 0.5)).astype(np.float32)
+        depth = np.where(sky, np.inf, CAMERA_HEIGHT_M * focal / np.maximum(ys - horizon, 0.5)).astype(np.float32)
         depth = np.broadcast_to(depth, (hc, wc)).copy()
         night = self.lighting == "night"
         ground_k = 281.0 if night else 289.0

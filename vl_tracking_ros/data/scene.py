@@ -17,6 +17,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+#: camera height above the flat ground in metres (sets the ground's depth and
+#: where people and cars stand in the image)
+CAMERA_HEIGHT_M = 1.5
+#: categories that stand on the ground (their image row follows their distance)
+GROUND_CATEGORIES = ("person", "car")
+
 #: object categories and their physical height in metres (sets depth from pixel size)
 CATEGORY_HEIGHT_M = {"person": 1.7, "car": 1.5, "ball": 0.3, "box": 0.6, "drone": 0.35}
 #: width / height of each category's bounding box
@@ -201,6 +207,7 @@ class SceneObject:
     scale_rate: float = 0.0            # relative height change per frame
     wrap: bool = True
     depth_bias_m: float = 0.0
+    ground_horizon_y: Optional[float] = None   # world row of the horizon for objects standing on the ground
 
     def center(self, t: np.ndarray, wrap_box: Tuple[float, float, float, float]) -> np.ndarray:
         """(T, 2) world centre at frame times ``t`` (T,)."""
@@ -218,6 +225,13 @@ class SceneObject:
             pos = pos.copy()
             pos[:, 0] = x0 + np.mod(pos[:, 0] - x0, x1 - x0)
             pos[:, 1] = y0 + np.mod(pos[:, 1] - y0, y1 - y0)
+        if self.ground_horizon_y is not None:
+            # feet on a flat ground: bottom row = horizon + camera height * f / z, and
+            # f / z = height_px / size_m, so nearer (bigger) objects stand lower
+            h = self.height_px(t[:, 0])
+            size_m = CATEGORY_HEIGHT_M[self.attrs["category"]]
+            pos = pos.copy()
+            pos[:, 1] = pos[:, 1] - self.p0[1] + self.ground_horizon_y + CAMERA_HEIGHT_M * h / size_m - h / 2
         return pos
 
     def height_px(self, t: np.ndarray) -> np.ndarray:
@@ -264,6 +278,7 @@ class Scene:
     background_seed: int
     glare_center: np.ndarray           # (2,) px in image
     night_light: float
+    horizon_y: float = 0.0             # world row of the horizon
 
     def camera_offset(self, t: np.ndarray) -> np.ndarray:
         """(T, 2) camera pan offset in pixels at frame times t."""
@@ -366,7 +381,7 @@ def _distinguish(attrs: Dict[str, str], others: List[Dict[str, str]], rng: np.ra
 
 
 def _build_object(obj_id: int, attrs: Dict[str, str], cfg: ClipConfig, rng: np.random.Generator,
-                  margin: float, is_target: bool) -> SceneObject:
+                  margin: float, is_target: bool, horizon_y: float) -> SceneObject:
     W, H, F = cfg.width, cfg.height, cfg.num_frames
     aspect = CATEGORY_ASPECT[attrs["category"]]
     lo, hi = _size_range(attrs["size"], W)
@@ -428,6 +443,13 @@ def _build_object(obj_id: int, attrs: Dict[str, str], cfg: ClipConfig, rng: np.r
         obj.wobble_phase = rng.uniform(0, 2 * np.pi, size=(3, 2))
         obj.p0 = np.array([rng.uniform(0.25 * W, 0.75 * W), rng.uniform(0.3 * H, 0.75 * H)])
         obj.velocity = np.zeros(2)
+    if attrs["category"] in GROUND_CATEGORIES and motion in ("still", "left", "right", "erratic"):
+        obj.ground_horizon_y = horizon_y
+        if motion == "erratic":
+            obj.wobble_amp[:, 1] *= 0.0           # walking about, not flying: only the x wobble stays
+        # p0[1] is the row the ground puts it on at t = 0 (center() keeps the rest of the y motion relative)
+        bottom = horizon_y + CAMERA_HEIGHT_M * height / CATEGORY_HEIGHT_M[attrs["category"]]
+        obj.p0[1] = bottom - height / 2
     if cfg.scale_change > 0 and motion != "turning":
         rate = float(rng.uniform(0.5, 1.0)) * cfg.scale_change / max(F - 1, 1) * float(rng.choice([-1, 1]))
         if attrs["size"] == "small":      # stay below the small-object limits
@@ -476,26 +498,30 @@ def sample_scene(cfg: ClipConfig, rng: np.random.Generator) -> Scene:
             attrs = _distinguish(attrs, all_attrs[:min(i, n_targets)], rng)
         all_attrs.append(attrs)
 
-    objects = [_build_object(i + 1, a, cfg, rng, margin, is_target=(i == 0 or (i < n_targets and not cfg.multi_target)))
+    horizon_y = float(rng.uniform(0.28, 0.42)) * H
+    objects = [_build_object(i + 1, a, cfg, rng, margin, is_target=(i == 0 or (i < n_targets and not cfg.multi_target)),
+                             horizon_y=horizon_y)
                for i, a in enumerate(all_attrs)]
     target_ids = [1] + ([i + 1 for i in range(1, n_targets)] if not cfg.multi_target else [])
-    # make the later targets sit where they will be visible: spread initial positions
-    if cfg.occlusion == "none":
+    # the first target is in front of the other objects for the whole clip, so
+    # its occlusions are the controlled ones (the ``occlusion`` knob), not
+    # accidental ones by distractors standing nearer
+    if not cfg.multi_target and len(objects) > 1:
         tgt = objects[0]
-        others = [o.depth_m(np.zeros(1), focal)[0] for o in objects[1:]]
-        if others:
-            z = tgt.depth_m(np.zeros(1), focal)[0]
-            if z >= min(others):
-                tgt.depth_bias_m = min(others) - z - 0.2 * max(min(others), 1.0)
-                if z + tgt.depth_bias_m < 0.5:
-                    tgt.depth_bias_m = 0.5 - z
+        ts = np.arange(F, dtype=np.float64)
+        z_t = tgt.depth_m(ts, focal)
+        z_o = np.min([o.depth_m(ts, focal) for o in objects[1:]], axis=0)
+        gap = float(np.min(z_o - z_t))
+        if gap <= 0.1:
+            bias = gap - 0.1 - 0.1 * float(np.min(z_o))
+            tgt.depth_bias_m = max(bias, 0.4 - float(np.min(z_t)))
 
     scene = Scene(config=cfg, focal_px=focal, objects=objects, occluders=[], target_ids=target_ids,
                   wrap_box=wrap_box, cam_amp=np.array([ego, 0.3 * ego]) * (1.0 if ego > 0 else 0.0),
                   cam_omega=2 * np.pi / max(F * float(rng.uniform(0.7, 1.3)), 1.0),
                   cam_phase=rng.uniform(0, 2 * np.pi, size=2), background_seed=int(rng.integers(2**31)),
                   glare_center=np.array([rng.uniform(0.2, 0.8) * W, rng.uniform(0.05, 0.35) * H]),
-                  night_light=float(rng.uniform(0.04, 0.08)))
+                  night_light=float(rng.uniform(0.04, 0.08)), horizon_y=horizon_y)
     if cfg.occlusion != "none":
         scene.occluders.append(_make_occluder(scene, objects[0], rng))
     return scene
@@ -510,13 +536,18 @@ def _make_occluder(scene: Scene, target: SceneObject, rng: np.random.Generator) 
     ts = np.arange(f0, f0 + n, dtype=np.float64)
     centers = target.center(ts, scene.wrap_box)
     heights = target.height_px(ts)
-    speed = np.linalg.norm(centers[-1] - centers[0]) / max(n - 1, 1)
+    w_target = float(np.max(heights) * target.aspect)
+    # the target must cross the occluder's edge quickly (short partial ramps):
+    # relative horizontal speed >= max(1.5 px/frame, a fifth of its width)
+    rel_needed = max(1.5 * cfg.width / 320.0, w_target / 5.0)
+    vx = (centers[-1, 0] - centers[0, 0]) / max(n - 1, 1)
     v_occ = np.zeros(2)
-    if speed < 0.8:
-        v_occ = np.array([float(rng.choice([-1, 1])) * rng.uniform(1.5, 2.5), 0.0]) * cfg.width / 320.0
+    if abs(vx) < rel_needed:
+        direction = float(np.sign(vx)) if vx != 0 else float(rng.choice([-1, 1]))
+        v_occ = np.array([vx - direction * rel_needed * float(rng.uniform(1.0, 1.4)), 0.0])
     rel = centers - v_occ * ts[:, None]
     w = heights * target.aspect
-    pad = 3.0
+    pad = 1.0
     x0 = np.min(rel[:, 0] - w / 2) - pad
     x1 = np.max(rel[:, 0] + w / 2) + pad
     y0 = np.min(rel[:, 1] - heights / 2) - pad

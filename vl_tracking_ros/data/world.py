@@ -206,14 +206,18 @@ def _schedule(scene: Scene, gts: List[FrameGT], rng: np.random.Generator) -> Lis
             seeds = [scene.target_ids[k]] + [o.obj_id for o in scene.objects
                                              if o.obj_id not in used and o.obj_id != scene.target_ids[k]]
         made = None
-        for f in candidates:
-            objects, boxes = language_view(gts[f], W, H)
-            for sid in seeds:
-                if sid in used and not cfg.multi_target:
-                    continue
+        # the planned target first (at any candidate frame), then any other object
+        views = {}
+        for sid in seeds:
+            if sid in used and not cfg.multi_target:
+                continue
+            for f in candidates:
                 o = gts[f].objects[sid]
                 if not (o.in_view and o.visibility >= 0.5):
                     continue
+                if f not in views:
+                    views[f] = language_view(gts[f], W, H)
+                objects, boxes = views[f]
                 if cfg.multi_target:
                     c, refs, text = describe_multi(sid, objects, boxes, rng)
                     made = Expression(text=text, referent_ids=tuple(refs), multi=True, start_frame=f,
