@@ -63,53 +63,114 @@ _WARM = {"warm", "person", "people", "persons", "man", "men", "woman", "women", 
          "body", "bodies", "worker", "workers", "walker", "runner"}
 _COLD = {"cold", "cool", "cooled", "frozen", "icy", "coldest", "coolest", "chilled"}
 _MOVING = {"moving", "running", "walking", "driving", "rolling", "flying", "fast", "motion", "moves", "runs",
-           "walks", "crossing"}
+           "walks", "crossing", "turning", "circling", "zigzagging", "erratically", "randomly", "speeding",
+           "quick", "going", "heading", "rising", "descending"}
+_MOTION_VERBS = {"moving", "going", "heading", "driving", "walking", "running", "flying", "rolling", "turning"}
+_DIRECTIONS = {"left", "right", "up", "down"}
 _SELECTORS = {
     "left": "left", "leftmost": "left", "right": "right", "rightmost": "right", "top": "top",
     "upper": "top", "topmost": "top", "bottom": "bottom", "lower": "bottom", "largest": "largest",
     "biggest": "largest", "big": "largest", "large": "largest", "smallest": "smallest", "small": "smallest",
-    "tiny": "smallest", "nearest": "nearest", "closest": "nearest", "near": "nearest", "close": "nearest",
+    "tiny": "smallest", "little": "smallest", "nearest": "nearest", "closest": "nearest", "close": "nearest",
     "farthest": "farthest", "furthest": "farthest", "far": "farthest", "distant": "farthest",
 }
+#: category nouns -> canonical category
+_CATEGORY_WORDS = {
+    "person": "person", "people": "person", "pedestrian": "person", "pedestrians": "person", "human": "person",
+    "humans": "person", "man": "person", "men": "person", "woman": "person", "women": "person",
+    "child": "person", "children": "person", "car": "car", "cars": "car", "vehicle": "car", "vehicles": "car",
+    "truck": "car", "trucks": "car", "ball": "ball", "balls": "ball", "box": "box", "boxes": "box",
+    "crate": "box", "crates": "box", "drone": "drone", "drones": "drone", "quadcopter": "drone",
+    "quadcopters": "drone",
+}
+#: typical width / height of each category (generic physical priors)
+_CATEGORY_ASPECT = {"person": 0.42, "car": 2.2, "ball": 1.0, "box": 1.0, "drone": 2.0}
+#: relation phrases (longest first) -> relation of the referent to the anchor
+_RELATIONS = (
+    (("to", "the", "left", "of"), "left_of"), (("left", "of"), "left_of"),
+    (("to", "the", "right", "of"), "right_of"), (("right", "of"), "right_of"),
+    (("above",), "above"), (("over",), "above"), (("below",), "below"), (("beneath",), "below"),
+    (("under",), "below"), (("underneath",), "below"),
+)
 
 
 @dataclass(frozen=True)
 class ExpressionCues:
-    """What the heuristic understood from an expression."""
+    """What the heuristic understood from an expression.
+
+    colours: colour words of the referent. temperature: 'hot' / 'warm' /
+    'cold' or None. moving: a motion word was used. selector: 'left',
+    'right', 'top', 'bottom', 'largest', 'smallest', 'nearest', 'farthest'
+    or None. category: 'person', 'car', 'ball', 'box', 'drone' or None.
+    relation / anchor: "X left of Y" -> relation 'left_of' and Y's cues.
+    """
 
     colours: Tuple[str, ...] = ()
     temperature: Optional[str] = None   # 'hot', 'warm', 'cold' or None
     moving: bool = False
     selector: Optional[str] = None
     words: Tuple[str, ...] = field(default=())
+    category: Optional[str] = None
+    relation: Optional[str] = None
+    anchor: Optional["ExpressionCues"] = None
 
     @property
     def empty(self) -> bool:
         return not self.colours and self.temperature is None and not self.moving
 
 
-def parse_cues(expression: str) -> ExpressionCues:
-    """Colour / temperature / motion / selector words of an expression."""
-    words = tuple(re.findall(r"[a-z]+", expression.lower()))
+def _split_relation(words: Tuple[str, ...]):
+    for i in range(len(words)):
+        for phrase, relation in _RELATIONS:
+            if words[i:i + len(phrase)] == phrase:
+                return words[:i], relation, words[i + len(phrase):]
+    return words, None, ()
+
+
+def _parse_words(words: Tuple[str, ...]) -> ExpressionCues:
     colours: List[str] = []
     temperature = None
     moving = False
     selector = None
-    for w in words:
+    category = None
+    for i, w in enumerate(words):
         c = _ALIASES.get(w, w)
         if (c in _COLOURS or c in _ACHROMATIC) and c not in colours:
             colours.append(c)
         if w in _HOT:
             temperature = "hot"
-        elif w in _COLD and temperature is None:
+        elif w in _COLD and temperature in (None, "warm"):
             temperature = "cold"
         elif w in _WARM and temperature is None:
             temperature = "warm"
         if w in _MOVING:
             moving = True
+        if category is None and w in _CATEGORY_WORDS:
+            category = _CATEGORY_WORDS[w]
         if w in _SELECTORS and selector is None:
-            selector = _SELECTORS[w]
-    return ExpressionCues(tuple(colours), temperature, moving, selector, words)
+            # "moving left" / "heading to the right" is a motion, not a position
+            before = words[max(0, i - 3):i]
+            if not (w in _DIRECTIONS and any(b in _MOTION_VERBS for b in before)):
+                selector = _SELECTORS[w]
+    if {"still", "stationary"} & set(words) or ("not" in words and "moving" in words):
+        moving = False
+    return ExpressionCues(tuple(colours), temperature, moving, selector, words, category)
+
+
+def parse_cues(expression: str) -> ExpressionCues:
+    """Colour / temperature / motion / selector / category words of an
+    expression; "X left of / above / below ... Y" also yields the relation
+    and Y's cues (the anchor), and Y's words do not describe X."""
+    words = tuple(re.findall(r"[a-z]+", expression.lower()))
+    head, relation, rest = _split_relation(words)
+    cues = _parse_words(head)
+    if relation is not None and rest:
+        anchor = _parse_words(rest)
+        cues = ExpressionCues(cues.colours, cues.temperature, cues.moving, cues.selector, words, cues.category,
+                              relation, anchor)
+    else:
+        cues = ExpressionCues(cues.colours, cues.temperature, cues.moving, cues.selector, words, cues.category)
+    return cues
 
 
 def rgb_to_hsv(image_rgb: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,6 +225,11 @@ class HeuristicLanguageTracker(Tracker):
     max_misses: frames a multi-target track survives unmatched (longer keeps
         IDs through short occlusions, shorter forgets faster).
     iou_match: IoU needed to keep an ID (higher = stricter association).
+    hot_k / warm_k / cold_k / min_contrast_k: temperature bands in Kelvin
+        ("hot" >= hot_k, "warm" in [warm_k, hot_k), "cold" within cold_k)
+        and the least difference from the scene median for a pixel to count;
+        wider bands find more objects but also more background (the sky is
+        far colder than any "cold" object in LWIR, hence the lower bound).
     """
 
     name = "heuristic"
@@ -171,7 +237,8 @@ class HeuristicLanguageTracker(Tracker):
     multi_target = True
 
     def __init__(self, max_side: int = 320, min_area_frac: float = 0.0004, lost_after: int = 15,
-                 max_misses: int = 5, iou_match: float = 0.2):
+                 max_misses: int = 5, iou_match: float = 0.2, hot_k: float = 320.0, warm_k: float = 298.0,
+                 cold_k: Tuple[float, float] = (255.0, 282.0), min_contrast_k: float = 5.0):
         if max_side < 16 or not 0 < min_area_frac < 1 or lost_after < 0 or max_misses < 0 or not 0 <= iou_match <= 1:
             raise ValueError("HeuristicLanguageTracker: bad parameters (max_side >= 16, 0 < min_area_frac < 1, "
                              "lost_after >= 0, max_misses >= 0, 0 <= iou_match <= 1)")
@@ -180,6 +247,9 @@ class HeuristicLanguageTracker(Tracker):
         self.lost_after = int(lost_after)
         self.max_misses = int(max_misses)
         self.iou_match = float(iou_match)
+        self.hot_k, self.warm_k = float(hot_k), float(warm_k)
+        self.cold_k = (float(cold_k[0]), float(cold_k[1]))
+        self.min_contrast_k = float(min_contrast_k)
         self._queries: List[TargetQuery] = []
         self._cues: List[ExpressionCues] = []
         self._tracks: List[List[_Track]] = []
@@ -195,6 +265,22 @@ class HeuristicLanguageTracker(Tracker):
         self.set_commands([])
 
     # ---------------------------------------------------------- perception
+    def _thermal_mask(self, band: Optional[str], thermal: np.ndarray) -> Optional[np.ndarray]:
+        """Pixels in a temperature band ('hot' / 'warm' / 'cold'), or any
+        object-like temperature (band None: hot, warm or cold), that also
+        differ from the scene median by ``min_contrast_k``."""
+        valid = np.isfinite(thermal)
+        if not valid.any():
+            return None
+        t = np.where(valid, thermal, 0.0)
+        med = float(np.median(thermal[valid]))
+        contrast = valid & (np.abs(t - med) >= self.min_contrast_k)
+        hot = t >= self.hot_k
+        warm = (t >= self.warm_k) & (t < self.hot_k)
+        cold = (t >= self.cold_k[0]) & (t <= self.cold_k[1])
+        band_mask = {"hot": hot, "warm": warm, "cold": cold}.get(band, hot | warm | cold)
+        return contrast & band_mask
+
     def _mask(self, cues: ExpressionCues, frame: SensorFrame, step: int,
               hsv: Tuple[np.ndarray, np.ndarray, np.ndarray]) -> Tuple[np.ndarray, float, Dict[str, float]]:
         """Boolean mask at the subsampled size, a prior confidence, and the
@@ -207,32 +293,32 @@ class HeuristicLanguageTracker(Tracker):
             mask = np.zeros(hue.shape, bool)
             for c in cues.colours:
                 mask |= _colour_mask(c, hue, sat, val)
-        thermal = frame.thermal_k
-        if cues.temperature is not None and thermal is not None:
-            t = thermal[::step, ::step][: hue.shape[0], : hue.shape[1]]
-            valid = np.isfinite(t)
-            if valid.any():
-                med = float(np.median(t[valid]))
-                if cues.temperature == "hot":
-                    tm = valid & (t >= max(med + 10.0, 303.15))
-                elif cues.temperature == "warm":
-                    tm = valid & (t >= med + 4.0) & (t >= 295.0)
-                else:
-                    tm = valid & (t <= med - 4.0)
+        thermal = None
+        if frame.thermal_k is not None:
+            thermal = frame.thermal_k[::step, ::step][: hue.shape[0], : hue.shape[1]]
+        if cues.temperature is not None:
+            tm = self._thermal_mask(cues.temperature, thermal) if thermal is not None else None
+            if tm is not None:
                 mask = tm if mask is None else (mask & tm)
                 used["thermal"] = 1.0
-        elif cues.temperature is not None and mask is None:
-            prior = 0.5  # a temperature word without a thermal image: no cue
+            elif mask is None:
+                prior = 0.5  # a temperature word without a thermal image: no cue
         if cues.moving and frame.event_frame is not None:
             ev = np.abs(frame.event_frame).sum(axis=2)[::step, ::step][: hue.shape[0], : hue.shape[1]]
             active = ndimage.binary_dilation(ev > 0, iterations=2)
-            if active.any():
+            if active.any() and active.mean() < 0.3:   # whole-image activity (ego-motion) says nothing
                 mask = active if mask is None else (mask & active)
                 used["event"] = 1.0
         if mask is None:
-            # nothing we understand: colourful things, low confidence
-            mask = (sat >= 0.5) & (val >= 0.3)
-            prior = 0.4
+            # no colour / temperature word: anything object-like -- a thermal
+            # anomaly when a thermal image exists, else colourful pixels
+            tm = self._thermal_mask(None, thermal) if thermal is not None else None
+            if tm is not None and tm.any():
+                mask = tm
+                used["thermal"] = 1.0
+            else:
+                mask = (sat >= 0.5) & (val >= 0.3)
+            prior = 0.6 if cues.category is not None else 0.4
         total = sum(used.values())
         return mask, prior, {k: v / total for k, v in used.items()}
 
@@ -262,33 +348,78 @@ class HeuristicLanguageTracker(Tracker):
         order = np.argsort(-(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), kind="stable")
         return b[order], f[order]
 
-    def _select(self, cues: ExpressionCues, boxes: np.ndarray, frame: SensorFrame) -> int:
-        """Index of the best candidate for a single target (no history)."""
+    @staticmethod
+    def _shape_scores(cues: ExpressionCues, boxes: np.ndarray) -> np.ndarray:
+        """(K,) in (0, 1]: how well each box's width / height fits the named
+        category (1 for every box when no category was named)."""
+        if cues.category is None or boxes.shape[0] == 0:
+            return np.ones(boxes.shape[0], np.float32)
+        w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+        h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        return np.exp(-1.5 * np.abs(np.log((w / h) / _CATEGORY_ASPECT[cues.category]))).astype(np.float32)
+
+    def _select(self, cues: ExpressionCues, boxes: np.ndarray, frame: SensorFrame,
+                scores: Optional[np.ndarray] = None) -> int:
+        """Index of the best candidate for a single target (no history):
+        the selector (position / size / depth) among candidates whose shape
+        fits, else the best shape x size."""
+        if scores is None:
+            scores = self._shape_scores(cues, boxes)
+        good = scores >= 0.5 * scores.max()
+        idx = np.flatnonzero(good)
+        b = boxes[idx]
         sel = cues.selector
-        cx = (boxes[:, 0] + boxes[:, 2]) * 0.5
-        cy = (boxes[:, 1] + boxes[:, 3]) * 0.5
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        cx = (b[:, 0] + b[:, 2]) * 0.5
+        cy = (b[:, 1] + b[:, 3]) * 0.5
+        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
         if sel == "left":
-            return int(np.argmin(cx))
+            return int(idx[np.argmin(cx)])
         if sel == "right":
-            return int(np.argmax(cx))
+            return int(idx[np.argmax(cx)])
         if sel == "top":
-            return int(np.argmin(cy))
+            return int(idx[np.argmin(cy)])
         if sel == "bottom":
-            return int(np.argmax(cy))
+            return int(idx[np.argmax(cy)])
         if sel == "smallest":
-            return int(np.argmin(area))
+            return int(idx[np.argmin(area)])
+        if sel == "largest":
+            return int(idx[np.argmax(area)])
         if sel in ("nearest", "farthest") and frame.depth_m is not None:
             depth = frame.depth_m
             z = []
-            for b in boxes.astype(int):
-                patch = depth[max(b[1], 0):max(b[3], b[1] + 1), max(b[0], 0):max(b[2], b[0] + 1)]
+            for bb in b.astype(int):
+                patch = depth[max(bb[1], 0):max(bb[3], bb[1] + 1), max(bb[0], 0):max(bb[2], bb[0] + 1)]
                 v = patch[np.isfinite(patch)]
                 z.append(np.median(v) if v.size else np.nan)
             z = np.asarray(z, np.float64)
             if np.isfinite(z).any():
-                return int(np.nanargmin(z) if sel == "nearest" else np.nanargmax(z))
-        return int(np.argmax(area))
+                return int(idx[np.nanargmin(z) if sel == "nearest" else np.nanargmax(z)])
+        return int(np.argmax(scores * np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0))))
+
+    def _relate(self, cues: ExpressionCues, boxes: np.ndarray, frame: SensorFrame, step: int,
+                hsv) -> np.ndarray:
+        """(K,) bool: candidates standing in ``cues.relation`` to the anchor
+        (the best match of the anchor's cues); all True when there is no
+        relation, no anchor is found or no candidate satisfies it."""
+        keep = np.ones(boxes.shape[0], bool)
+        if cues.relation is None or cues.anchor is None or boxes.shape[0] == 0:
+            return keep
+        amask, _, _ = self._mask(cues.anchor, frame, step, hsv)
+        aboxes, _ = self._candidates(amask, step, frame.image_rgb.shape[:2])
+        if aboxes.shape[0] == 0:
+            return keep
+        anchor = aboxes[self._select(cues.anchor, aboxes, frame)]
+        rel = cues.relation
+        if rel == "left_of":
+            ok = boxes[:, 2] <= anchor[0] + 2
+        elif rel == "right_of":
+            ok = boxes[:, 0] >= anchor[2] - 2
+        elif rel == "above":
+            ok = boxes[:, 3] <= anchor[1] + 2
+        else:
+            ok = boxes[:, 1] >= anchor[3] - 2
+        ok &= boxes_iou(boxes, anchor[None])[:, 0] < 0.5
+        return ok if ok.any() else keep
 
     # ---------------------------------------------------------------- step
     def step(self, frame: SensorFrame) -> TrackerOutput:
@@ -306,6 +437,11 @@ class HeuristicLanguageTracker(Tracker):
         for qi, (query, cues) in enumerate(zip(self._queries, self._cues)):
             mask, prior, weights = self._mask(cues, frame, step, hsv)
             boxes, fills = self._candidates(mask, step, (h, w))
+            if boxes.shape[0]:
+                related = self._relate(cues, boxes, frame, step, hsv)
+                shape = self._shape_scores(cues, boxes)
+                keep = related & (shape >= (0.35 if query.multi else 0.0))
+                boxes, fills = boxes[keep], fills[keep] * np.sqrt(shape[keep])
             label = " ".join(cues.colours + ((cues.temperature,) if cues.temperature else ()))
             if query.multi:
                 any_multi = True
@@ -407,5 +543,6 @@ def build(**options: Any) -> HeuristicLanguageTracker:
     """Registry factory (preset ``heuristic``). Accepts the tuning
     parameters of :class:`HeuristicLanguageTracker`; every other option
     (``device``, ``backend``, ``weights_dir``, ``modalities``...) is ignored."""
-    known = {"max_side", "min_area_frac", "lost_after", "max_misses", "iou_match"}
+    known = {"max_side", "min_area_frac", "lost_after", "max_misses", "iou_match", "hot_k", "warm_k", "cold_k",
+             "min_contrast_k"}
     return HeuristicLanguageTracker(**{k: v for k, v in options.items() if k in known})
