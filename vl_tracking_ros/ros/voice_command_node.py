@@ -40,7 +40,7 @@ import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
 
 from ..msg import AudioChunk
@@ -60,6 +60,9 @@ except ImportError:  # pragma: no cover - depends on the machine
     HAVE_AUDIO_COMMON = False
 
 COMMAND_QOS = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=10)
+#: audio in: best effort (matches reliable and best-effort publishers), deep
+#: enough for a few seconds of 100 ms chunks while the executor is busy.
+AUDIO_QOS = QoSProfile(reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=100)
 
 #: voice_command_node parameters (read once at start-up).
 VOICE_PARAMS: Tuple[ParamSpec, ...] = (
@@ -162,9 +165,9 @@ class VoiceCommandNode(Node):
                 self.get_logger().error(f"microphone unavailable: {exc}. Falling back to the audio topic "
                                         f"'{self.resolve_topic_name('audio')}'.")
         if self.input_mode == "topic":
-            self.create_subscription(AudioChunk, "audio", self._on_audio_chunk, qos_profile_sensor_data)
+            self.create_subscription(AudioChunk, "audio", self._on_audio_chunk, AUDIO_QOS)
             if HAVE_AUDIO_COMMON:
-                self.create_subscription(AudioData, "audio/data", self._on_audio_data, qos_profile_sensor_data)
+                self.create_subscription(AudioData, "audio/data", self._on_audio_data, AUDIO_QOS)
         if p["push_to_talk"]:
             self.create_subscription(Bool, "voice/push_to_talk", self._on_ptt, COMMAND_QOS)
         if self.input_mode == "wav":
