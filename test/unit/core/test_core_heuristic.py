@@ -105,3 +105,51 @@ def test_cue_parsing():
     c = parse_cues("the hot red and grey engine on the left, moving")
     assert c.colours == ("red", "gray") and c.temperature == "hot" and c.moving and c.selector == "left"
     assert parse_cues("the thing").empty
+
+
+def test_relation_and_motion_phrases_parsed():
+    c = parse_cues("the red ball to the left of the white drone")
+    assert c.colours == ("red",) and c.category == "ball" and c.relation == "left_of"
+    assert c.anchor.colours == ("white",) and c.anchor.category == "drone"
+    m = parse_cues("the car heading left")
+    assert m.moving and m.selector is None and m.category == "car"
+    assert parse_cues("the car on the left").selector == "left"
+    assert parse_cues("the box standing still").moving is False
+
+
+def test_relation_picks_the_object_below_the_anchor():
+    img = np.full((240, 320, 3), 100, np.uint8)
+    img[20:50, 140:170] = (220, 20, 20)     # red square at the top
+    img[180:210, 40:70] = (220, 20, 20)     # red square at the bottom left
+    img[100:130, 30:80] = (20, 40, 220)     # blue box in the middle left
+    tr = _tracker()
+    tr.set_commands(parse_command("track the red box below the blue box").queries)
+    t = tr.step(SensorFrame(image_rgb=img)).tracks[0]
+    assert box_iou(t.box_xyxy, [40, 180, 70, 210]) > 0.8
+    tr.set_commands(parse_command("track the red box above the blue box").queries)
+    t = tr.step(SensorFrame(image_rgb=img)).tracks[0]
+    assert box_iou(t.box_xyxy, [140, 20, 170, 50]) > 0.8
+
+
+def test_category_shape_prior_chooses_the_tall_blob_for_a_person():
+    img = np.full((240, 320, 3), 100, np.uint8)
+    img[100:130, 20:90] = (220, 200, 20)    # wide yellow blob (car-like, bigger)
+    img[60:130, 200:230] = (20, 200, 60)    # tall green blob (person-like)
+    tr = _tracker()
+    tr.set_commands(parse_command("track the person").queries)
+    t = tr.step(SensorFrame(image_rgb=img)).tracks[0]
+    assert box_iou(t.box_xyxy, [200, 60, 230, 130]) > 0.8
+    tr.set_commands(parse_command("track the car").queries)
+    t = tr.step(SensorFrame(image_rgb=img)).tracks[0]
+    assert box_iou(t.box_xyxy, [20, 100, 90, 130]) > 0.8
+
+
+def test_cold_band_excludes_the_sky():
+    img = np.full((240, 320, 3), 100, np.uint8)
+    thermal = np.full((240, 320), 288.0, np.float32)
+    thermal[:80] = 245.0                     # cold sky
+    thermal[150:180, 100:130] = 270.0        # a cold object
+    tr = _tracker()
+    tr.set_commands(parse_command("track the cold box").queries)
+    t = tr.step(SensorFrame(image_rgb=img, thermal_k=thermal)).tracks[0]
+    assert box_iou(t.box_xyxy, [100, 150, 130, 180]) > 0.8
