@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 N_FRAMES, FPS = 6, 20.0
 CLIP_T0_NS = 1_000_000_000_000
 SENSOR_QOS = QoSProfile(reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=50)
+RELIABLE = Parameter("qos.sensor_reliability", value="reliable")  # no loss in tests
 
 
 class Listener(Node):
@@ -44,8 +45,14 @@ class Listener(Node):
                                 ("depth", Image, "depth/image"), ("thermal", Image, "thermal/image"),
                                 ("events", EventArray, "events"), ("event_image", Image, "events/image"),
                                 ("command", String, "command")):
-            qos = QOS if key == "command" else SENSOR_QOS  # the replay publishes sensor data best-effort
+            qos = QOS  # the replay publishes reliably in these tests (RELIABLE)
             self.create_subscription(typ, topic, lambda m, k=key: self.got[k].append((time.monotonic(), m)), qos)
+
+
+def all_matched(replay: ReplayNode) -> bool:
+    pubs = [replay.pub_rgb, replay.pub_info, replay.pub_depth, replay.pub_thermal, replay.pub_events,
+            replay.pub_command]
+    return all(p.get_subscription_count() > 0 for p in pubs if p is not None)
 
 
 def make_clip() -> ReplayClip:
@@ -65,17 +72,17 @@ def make_clip() -> ReplayClip:
 def test_replay_publishes_every_stream_with_one_stamp_per_frame(ros_context, rgb, depth, thermal, events):
     replay = ReplayNode(clip=make_clip(), autostart=False, context=ros_context, parameter_overrides=[
         Parameter("encodings.rgb", value=rgb), Parameter("encodings.depth", value=depth),
-        Parameter("encodings.thermal", value=thermal), Parameter("events.format", value=events)])
+        Parameter("encodings.thermal", value=thermal), Parameter("events.format", value=events), RELIABLE])
     listener = Listener(ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     for n in (replay, listener):
         executor.add_node(n)
     try:
-        assert spin_until(executor, lambda: replay.pub_rgb.get_subscription_count() > 0
-                          and replay.pub_command.get_subscription_count() > 0, 10.0)
+        assert spin_until(executor, lambda: all_matched(replay), 10.0)
         replay.start()
         assert spin_until(executor, replay.done.is_set, 10.0)
-        spin_until(executor, lambda: len(listener.got["rgb"]) == N_FRAMES, 3.0)
+        spin_until(executor, lambda: all(len(listener.got[k]) >= N_FRAMES for k in ("rgb", "depth", "thermal", "info")),
+                   5.0)
         got = listener.got
         assert len(got["rgb"]) == N_FRAMES and len(got["depth"]) == N_FRAMES and len(got["thermal"]) == N_FRAMES
         stamps = [C.stamp_to_ns(m.header.stamp) for _, m in got["rgb"]]
@@ -170,3 +177,35 @@ def test_console_piped_without_subscriber_warns_and_exits(ros_context):
                           env=_console_env(ros_context), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "no subscriber" in proc.stderr + proc.stdout
+
+
+def test_replay_from_an_mcap_bag(ros_context, tmp_path):
+    """source=bag: a bag written by the data package is replayed on the same topics."""
+    from vl_tracking_ros.data.bag import write_bag
+    from vl_tracking_ros.data.scene import ClipConfig
+    from vl_tracking_ros.data.world import render_clip
+
+    clip = render_clip(ClipConfig(num_frames=6), seed=5)
+    bag = tmp_path / "clip.mcap"
+    write_bag(clip, bag)
+    replay = ReplayNode(node_name="bag_replay", autostart=False, context=ros_context, parameter_overrides=[
+        Parameter("source", value="bag"), Parameter("bag_path", value=str(bag)), Parameter("rate_hz", value=30.0),
+        RELIABLE])
+    listener = Listener(ros_context, name="bag_listener")
+    executor = SingleThreadedExecutor(context=ros_context)
+    for n in (replay, listener):
+        executor.add_node(n)
+    try:
+        assert len(replay.clip.frames) == 6 and replay.clip.camera == clip.camera
+        assert spin_until(executor, lambda: all_matched(replay), 10.0)
+        replay.start()
+        assert spin_until(executor, replay.done.is_set, 10.0)
+        spin_until(executor, lambda: len(listener.got["rgb"]) >= 6 and len(listener.got["depth"]) >= 6, 5.0)
+        assert len(listener.got["rgb"]) == 6 and len(listener.got["depth"]) == 6
+        np.testing.assert_array_equal(C.image_msg_to_rgb(listener.got["rgb"][2][1]), clip.frames[2].image_rgb)
+        assert [m.data for _, m in listener.got["command"]] == [c for _, c in clip.command_schedule]
+    finally:
+        for n in (listener, replay):
+            executor.remove_node(n)
+            n.destroy_node()
+        executor.shutdown()

@@ -203,6 +203,9 @@ REPLAY_PARAMS: Tuple[ParamSpec, ...] = (
               choices=("array", "image")),
     ParamSpec("publish_commands", True, "publish the clip's scripted commands on `command` at their frames"),
     ParamSpec("frame_id", "camera_color_optical_frame", "frame_id of the published images"),
+    ParamSpec("qos.sensor_reliability", "best_effort",
+              "reliability of the sensor publishers: best_effort (sensor-data QoS, like camera drivers) or "
+              "reliable (no loss, e.g. for tests; matches best-effort subscribers too)", choices=_RELIABILITY),
 )
 
 #: command_console_node parameters.
@@ -335,6 +338,7 @@ class ReplayNodeConfig:
     events_format: str = "array"
     publish_commands: bool = True
     frame_id: str = "camera_color_optical_frame"
+    qos_sensor_reliability: str = "best_effort"
 
 
 def replay_config(values: Dict[str, Any]) -> ReplayNodeConfig:

@@ -123,7 +123,8 @@ class ReplayNode(Node):
         for index, text in clip.commands:
             self._commands.setdefault(int(index), []).append(text)
 
-        sensor_qos = qos_profile_sensor_data
+        sensor_qos = qos_profile_sensor_data if cfg.qos_sensor_reliability == "best_effort" else \
+            QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=10)
         self.pub_rgb = self.create_publisher(Image, "rgb/image", sensor_qos)
         self.pub_info = self.create_publisher(CameraInfo, "rgb/camera_info", sensor_qos)
         self.pub_depth = self.create_publisher(Image, "depth/image", sensor_qos) \
