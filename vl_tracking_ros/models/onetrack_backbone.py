@@ -13,6 +13,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .image_encoder import EfficientNetLiteEncoder, normalize_image_rgb
@@ -82,3 +83,11 @@ def thermal_channel(thermal_k: Optional[np.ndarray], out_hw: Tuple[int, int]) ->
     t = np.nan_to_num(thermal_k.astype(np.float32), nan=THERMAL_CENTER_K)
     t = cv2.resize(t, (int(out_hw[1]), int(out_hw[0])), interpolation=cv2.INTER_AREA)
     return ((t - THERMAL_CENTER_K) / THERMAL_SCALE_K)[None].astype(np.float32)
+
+
+def with_thermal(f16: torch.Tensor, f8: torch.Tensor, th8: torch.Tensor):
+    """Append the thermal channel to both scales: th8 [..., 1, H8, W8] is
+    average-pooled 2x for the stride-16 map."""
+    lead = th8.shape[:-3]
+    th16 = F.avg_pool2d(th8.reshape(-1, *th8.shape[-3:]), 2).reshape(*lead, 1, *f16.shape[-2:])
+    return torch.cat([f16, th16], -3), torch.cat([f8, th8], -3)

@@ -23,7 +23,7 @@ front of the heads (a one-level FPN) so small objects get a finer heatmap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,10 @@ class OneTrackConfig:
         paper §3.4); larger tolerates faster motion at coarser resolution.
     temporal_encoding: "channel" (paper) or "none" (ablation: the frames are
         told apart only by order-free tokens).
+    thermal_input: one extra input channel at both scales carrying the
+        normalised thermal image (zeros when a frame has none): the issue's
+        optional X-modality input, so objects stay detectable at night.
+        Costs one channel of the 1x1 projections.
     """
 
     window: int = 5
@@ -70,6 +74,17 @@ class OneTrackConfig:
     max_disp_px: float = 32.0
     temporal_encoding: str = "channel"
     dropout: float = 0.0
+    thermal_input: bool = False
+
+    @property
+    def channels_16(self) -> int:
+        """Input channels of the stride-16 map the model expects."""
+        return self.in_channels_16 + int(self.thermal_input)
+
+    @property
+    def channels_8(self) -> int:
+        """Input channels of the stride-8 map the model expects."""
+        return self.in_channels_8 + int(self.thermal_input)
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.dim % self.heads:
@@ -82,7 +97,8 @@ class OneTrackM(nn.Module):
     """Encoder-only multi-object tracker over a window of frame features.
 
     ``forward_features(f16, f8)`` takes the backbone maps of the W frames
-    (``f16: [B, W, C16, h, w]`` float32, ``f8: [B, W, C8, 2h, 2w]``) and returns
+    (``f16: [B, W, C16, h, w]`` float32, ``f8: [B, W, C8, 2h, 2w]``; with
+    ``thermal_input`` the thermal channel is appended to both) and returns
     the per-frame head maps (see :class:`OneTrackHeads`), each
     ``[B, W, C, 2h, 2w]`` at stride 8 of the model input.
     """
@@ -91,7 +107,7 @@ class OneTrackM(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.dim
-        self.patch_embed = nn.Conv2d(cfg.in_channels_16, d, 1)
+        self.patch_embed = nn.Conv2d(cfg.channels_16, d, 1)
         h, w = cfg.token_hw
         self.pos_embed = nn.Parameter(torch.randn(1, d, h, w) * 0.02)
         # §3.2 channel-wise temporal encoding: one learnable d-vector per window slot
@@ -100,7 +116,7 @@ class OneTrackM(nn.Module):
                                            activation="gelu", batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
-        self.lateral8 = nn.Conv2d(cfg.in_channels_8, d, 1)
+        self.lateral8 = nn.Conv2d(cfg.channels_8, d, 1)
         self.neck = nn.Sequential(nn.Conv2d(d, d, 3, padding=1), nn.ReLU(inplace=True))
         self.heads = OneTrackHeads(d, cfg.embed_dim, cfg.max_disp_px)
 
@@ -113,9 +129,9 @@ class OneTrackM(nn.Module):
     def encode(self, f16: torch.Tensor) -> torch.Tensor:
         """Patch-embed + temporal-encode + transformer. f16: [B, W, C16, h, w]
         -> tokens [B, W, d, h, w]."""
-        if f16.dim() != 5 or f16.shape[1] != self.cfg.window or f16.shape[2] != self.cfg.in_channels_16:
+        if f16.dim() != 5 or f16.shape[1] != self.cfg.window or f16.shape[2] != self.cfg.channels_16:
             raise OneTrackInputError(
-                f"f16 must be [B, W={self.cfg.window}, C={self.cfg.in_channels_16}, h, w], got {tuple(f16.shape)}")
+                f"f16 must be [B, W={self.cfg.window}, C={self.cfg.channels_16}, h, w], got {tuple(f16.shape)}")
         b, wn, c, h, w = f16.shape
         tok = self.patch_embed(f16.reshape(b * wn, c, h, w)).flatten(2).transpose(1, 2)  # [B*W, hw, d]
         tok = tok + self._pos(h, w)
@@ -125,18 +141,24 @@ class OneTrackM(nn.Module):
         tok = self.norm(self.encoder(tok.reshape(b, wn * h * w, -1)))
         return tok.reshape(b, wn, h, w, -1).permute(0, 1, 4, 2, 3)
 
-    def forward_features(self, f16: torch.Tensor, f8: torch.Tensor, last_only: bool = False) -> Dict[str, torch.Tensor]:
-        """Run the encoder on the whole window; the FPN neck and heads on every
-        frame (training) or only on the newest frame (``last_only``, online
-        inference: earlier frames' outputs were already used). Outputs are
-        ``[B, W or 1, C, H8, W8]``."""
+    def forward_features(self, f16: torch.Tensor, f8: torch.Tensor, last_only: bool = False,
+                         slots: Optional[Sequence[int]] = None) -> Dict[str, torch.Tensor]:
+        """Run the encoder on the whole window, then the FPN neck and heads on
+        every frame of the window (default), only on the newest frame
+        (``last_only``, online inference: earlier frames were already
+        decoded), or on the window positions ``slots`` (training may sample a
+        few frames per window to save time). Outputs are
+        ``[B, n_frames, C, H8, W8]``."""
         tok = self.encode(f16)
         b, wn, d, h, w = tok.shape
-        if f8.shape[:3] != (b, wn, self.cfg.in_channels_8):
-            raise OneTrackInputError(f"f8 must be [B={b}, W={wn}, C={self.cfg.in_channels_8}, H8, W8], got {tuple(f8.shape)}")
+        if f8.shape[:3] != (b, wn, self.cfg.channels_8):
+            raise OneTrackInputError(f"f8 must be [B={b}, W={wn}, C={self.cfg.channels_8}, H8, W8], got {tuple(f8.shape)}")
         if last_only:
-            tok, f8 = tok[:, -1:], f8[:, -1:]
-            wn = 1
+            slots = [wn - 1]
+        if slots is not None:
+            idx = torch.as_tensor(list(slots), dtype=torch.long)
+            tok, f8 = tok[:, idx], f8[:, idx]
+            wn = len(idx)
         h8, w8 = f8.shape[-2:]
         x = F.interpolate(tok.reshape(b * wn, d, h, w), size=(h8, w8), mode="bilinear", align_corners=False)
         x = self.neck(x + self.lateral8(f8.reshape(b * wn, -1, h8, w8)))

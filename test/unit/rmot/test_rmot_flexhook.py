@@ -1,0 +1,159 @@
+"""FlexHook parts: grid sampling, reference points, PCD masking, shapes/gradients."""
+import numpy as np
+import pytest
+import torch
+
+from vl_tracking_ros.models.flexhook_chook import (neighbour_grid, reference_barrier_loss, sample_points,
+                                                   grid_unit_points, expand_boxes)
+from vl_tracking_ros.models.flexhook_losses import pair_focal_loss
+from vl_tracking_ros.models.flexhook_model import FlexHook, FlexHookConfig, FlexHookInputError
+from vl_tracking_ros.models.flexhook_pcd import build_pcd_mask
+from vl_tracking_ros.train.rmot_noise import NoiseConfig, gaussian_box_noise, intra_batch_id_swap, perturb, segment_masking
+
+
+def test_grid_sample_matches_hand_computed_bilinear():
+    fmap = torch.arange(12, dtype=torch.float32).reshape(1, 1, 3, 4)   # value = 4*row + col
+    # point at pixel coordinates (x=1.25, y=0.75) in "centre = i + 0.5" convention:
+    # between columns 0.75 -> cols 0/1 (w 0.25/0.75), rows 0.25 -> rows 0/1 (w 0.75/0.25)
+    x_px, y_px = 1.25, 0.75
+    pts = torch.tensor([[[x_px / 4.0, y_px / 3.0]]])
+    got = sample_points(fmap, pts)[0, 0, 0].item()
+    v00, v01, v10, v11 = 0.0, 1.0, 4.0, 5.0
+    expected = 0.75 * (0.25 * v00 + 0.75 * v01) + 0.25 * (0.25 * v10 + 0.75 * v11)
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert expected == pytest.approx(1.75)
+
+
+def test_neighbour_grid_covers_enlarged_box():
+    box = torch.tensor([[0.2, 0.4, 0.4, 0.8]])
+    pts = neighbour_grid(box, 4, margin=0.25)
+    eb = expand_boxes(box, 0.25)[0]
+    assert pts.shape == (1, 16, 2)
+    assert torch.allclose(eb, torch.tensor([0.15, 0.3, 0.45, 0.9]))
+    assert pts[0, :, 0].min() > eb[0] and pts[0, :, 0].max() < eb[2]
+    assert torch.allclose(pts[0, 0], torch.tensor([0.15 + 0.3 / 8, 0.3 + 0.6 / 8]))
+    assert torch.allclose(grid_unit_points(2), torch.tensor([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]))
+
+
+def test_barrier_loss_penalises_border_points():
+    inside = torch.full((1, 10, 2), 0.5)
+    border = torch.zeros((1, 10, 2))
+    assert reference_barrier_loss(inside) < 1e-4
+    assert reference_barrier_loss(border) > 0.04
+    p = torch.full((1, 1, 2), 0.01, requires_grad=True)
+    reference_barrier_loss(p).backward()
+    assert (p.grad < 0).all()           # gradient pushes the point inwards
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    cfg = FlexHookConfig(channels=(16, 8), dim=32, frames=3, **kw)
+    return FlexHook(cfg).eval(), cfg
+
+
+def _inputs(n=3, e=3, l=6, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    maps = [torch.randn(3, 16, 6, 8, generator=g), torch.randn(3, 8, 12, 16, generator=g)]
+    c = torch.rand(n, 1, 2, generator=g) * 0.6 + 0.2
+    c = c + torch.arange(3).view(1, 3, 1) * 0.01
+    boxes = torch.cat([c - 0.1, c + 0.1], -1)
+    lang = torch.randn(e, l, 384, generator=g)
+    valid = torch.ones(e, l, dtype=torch.bool)
+    valid[1, 4:] = False
+    return maps, boxes, lang, valid
+
+
+def test_shapes_and_gradients():
+    m, _ = _model()
+    m.train()
+    maps, boxes, lang, valid = _inputs()
+    state = m.encode_language(lang, valid)
+    assert state.ref_points.shape == (3, 10, 2)
+    logits = m(maps, boxes, state)
+    assert logits.shape == (3, 3)
+    loss = pair_focal_loss(logits, torch.eye(3)) + reference_barrier_loss(state.ref_points)
+    loss.backward()
+    for name in ("lang_proj.0.weight", "cond.queries", "temporal.0.mlp.0.weight", "temporal.1.reduce.weight",
+                 "pcd.queries", "ref_proj.1.weight", "pcd.score.1.weight"):
+        g = dict(m.named_parameters())[name].grad
+        assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0, name
+
+
+def test_pcd_query_cannot_see_other_expressions():
+    m, _ = _model()
+    maps, boxes, lang, valid = _inputs()
+    with torch.no_grad():
+        base = m(maps, boxes, m.encode_language(lang, valid))
+        lang2 = lang.clone()
+        lang2[1] = torch.randn_like(lang2[1]) * 5          # perturb expression 1's tokens only
+        pert = m(maps, boxes, m.encode_language(lang2, valid))
+        changed_pad = lang.clone()
+        changed_pad[1, 4:] = 99.0                            # expression 1's padding tokens
+        pad = m(maps, boxes, m.encode_language(changed_pad, valid))
+    assert torch.allclose(base[0], pert[0], atol=1e-5) and torch.allclose(base[2], pert[2], atol=1e-5)
+    assert not torch.allclose(base[1], pert[1], atol=1e-3)   # its own score does change
+    assert torch.allclose(base, pad, atol=1e-5)              # padding is masked
+
+
+def test_pcd_mask_layout():
+    valid = torch.tensor([[True, True, False], [True, False, False]])
+    mask = build_pcd_mask(num_traj=2, lang_valid=valid, num_ref=1, queries_per_expr=1)
+    # keys: traj0 traj1 | e0 l0 l1 l2 | e1 l0 l1 l2 | ref e0 | ref e1   (False = visible)
+    expect = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1, 0, 1],
+                           [0, 0, 1, 1, 1, 0, 1, 1, 1, 0]], dtype=torch.bool)
+    assert torch.equal(mask, expect)
+
+
+def test_motion_changes_score():
+    """Temporal integration sees grid displacements: same last box, different past -> different logits."""
+    m, _ = _model()
+    maps, boxes, lang, valid = _inputs()
+    maps = [torch.zeros_like(x) + 1.0 for x in maps]            # appearance-free maps
+    still = boxes[:, -1:].repeat(1, 3, 1)
+    moving = still.clone()
+    moving[:, 0, [0, 2]] -= 0.1
+    moving[:, 1, [0, 2]] -= 0.05
+    with torch.no_grad():
+        st = m.encode_language(lang, valid)
+        assert not torch.allclose(m(maps, still, st), m(maps, moving, st), atol=1e-4)
+
+
+@pytest.mark.parametrize("scorer, cond", [("cosine", True), ("pcd", False)])
+def test_ablation_variants_run(scorer, cond):
+    m, _ = _model(scorer=scorer, use_conditioning=cond)
+    maps, boxes, lang, valid = _inputs()
+    st = m.encode_language(lang, valid)
+    assert st.ref_points.shape[1] == 0
+    assert m(maps, boxes, st).shape == (3, 3)
+
+
+def test_bad_inputs_raise_clear_errors():
+    m, _ = _model()
+    maps, boxes, lang, valid = _inputs()
+    st = m.encode_language(lang, valid)
+    with pytest.raises(FlexHookInputError, match="boxes_norm"):
+        m(maps, boxes[:, :2], st)
+    with pytest.raises(FlexHookInputError, match="scales"):
+        m(maps[:1], boxes, st)
+    with pytest.raises(FlexHookInputError, match="lang_feats"):
+        m.encode_language(lang[..., :10], valid)
+    bad = valid.clone()
+    bad[0] = False
+    with pytest.raises(FlexHookInputError, match="valid token"):
+        m.encode_language(lang, bad)
+    assert m(maps, boxes[:0], st).shape == (3, 0)
+
+
+def test_noise_perturbations():
+    rng = np.random.default_rng(0)
+    b = np.tile(np.array([0.1, 0.1, 0.2, 0.3], np.float32), (2, 4, 1))
+    b[1] += 0.5
+    b[:, :, [0, 2]] += np.arange(4, dtype=np.float32)[None, :, None] * 0.01
+    m = segment_masking(b, 1.0, rng)
+    assert np.array_equal(m[:, -1], b[:, -1])                       # current frame never masked
+    assert any(np.array_equal(m[i, k], m[i, k - 1]) for i in range(2) for k in range(1, 4))
+    s = intra_batch_id_swap(b, 1.0, rng)
+    assert np.array_equal(s[:, 0], b[::-1, 0]) and np.array_equal(s[:, -1], b[:, -1])
+    g = gaussian_box_noise(b, 0.05, rng)
+    assert g.shape == b.shape and (g[..., 2:] >= g[..., :2]).all() and not np.allclose(g, b)
+    assert np.array_equal(perturb(b, NoiseConfig.off(), rng), b)
