@@ -51,3 +51,32 @@ def render_modality_panel(clip: Clip, frame_index: int, path: Union[str, Path], 
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+#: the clip behind docs/images/modalities.png (reproducible: same seed, same picture)
+README_PANEL_CONFIG = dict(num_frames=24, num_objects=6, target_size="large", relation_prob=0.0,
+                           distractor_similarity=0.6)
+README_PANEL_SEED = 6
+README_PANEL_FRAME = 20
+
+
+def main(argv=None) -> int:
+    """``python -m vl_tracking_ros.data.panel --out docs/images/modalities.png``"""
+    import argparse
+
+    from .scene import ClipConfig
+    from .world import render_clip
+
+    p = argparse.ArgumentParser(description="render the README's modality picture")
+    p.add_argument("--out", default="docs/images/modalities.png")
+    p.add_argument("--seed", type=int, default=README_PANEL_SEED)
+    p.add_argument("--frame", type=int, default=README_PANEL_FRAME)
+    args = p.parse_args(argv)
+    clip = render_clip(ClipConfig(**README_PANEL_CONFIG), args.seed)
+    path = render_modality_panel(clip, args.frame, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB): {clip.active_expression(args.frame).command!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

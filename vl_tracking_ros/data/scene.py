@@ -503,18 +503,10 @@ def sample_scene(cfg: ClipConfig, rng: np.random.Generator) -> Scene:
                              horizon_y=horizon_y)
                for i, a in enumerate(all_attrs)]
     target_ids = [1] + ([i + 1 for i in range(1, n_targets)] if not cfg.multi_target else [])
-    # the first target is in front of the other objects for the whole clip, so
-    # its occlusions are the controlled ones (the ``occlusion`` knob), not
-    # accidental ones by distractors standing nearer
-    if not cfg.multi_target and len(objects) > 1:
-        tgt = objects[0]
-        ts = np.arange(F, dtype=np.float64)
-        z_t = tgt.depth_m(ts, focal)
-        z_o = np.min([o.depth_m(ts, focal) for o in objects[1:]], axis=0)
-        gap = float(np.min(z_o - z_t))
-        if gap <= 0.1:
-            bias = gap - 0.1 - 0.1 * float(np.min(z_o))
-            tgt.depth_bias_m = max(bias, 0.4 - float(np.min(z_t)))
+    _clear_start(objects, target_ids if not cfg.multi_target else [1], wrap_box, cfg, rng)
+    # No depth trick keeps the target in front: a target that is always the
+    # nearest object would teach a depth-aware tracker a shortcut. Distractors
+    # may pass in front of it; the ground truth's visibility says so.
 
     scene = Scene(config=cfg, focal_px=focal, objects=objects, occluders=[], target_ids=target_ids,
                   wrap_box=wrap_box, cam_amp=np.array([ego, 0.3 * ego]) * (1.0 if ego > 0 else 0.0),
@@ -525,6 +517,40 @@ def sample_scene(cfg: ClipConfig, rng: np.random.Generator) -> Scene:
     if cfg.occlusion != "none":
         scene.occluders.append(_make_occluder(scene, objects[0], rng))
     return scene
+
+
+def _box_at(obj: SceneObject, t: float, wrap_box) -> np.ndarray:
+    c = obj.center(np.array([t]), wrap_box)[0]
+    h = float(obj.height_px(np.array([t]))[0])
+    w = h * obj.aspect
+    return np.array([c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2])
+
+
+def _covered_fraction(target: np.ndarray, other: np.ndarray) -> float:
+    iw = max(0.0, min(target[2], other[2]) - max(target[0], other[0]))
+    ih = max(0.0, min(target[3], other[3]) - max(target[1], other[1]))
+    return iw * ih / max((target[2] - target[0]) * (target[3] - target[1]), 1e-6)
+
+
+def _clear_start(objects: List[SceneObject], target_ids: List[int], wrap_box, cfg: ClipConfig,
+                 rng: np.random.Generator) -> None:
+    """Move other objects sideways so none covers more than 30 % of the first
+    target's box at t = 0 (the command must be answerable when it is given);
+    crossings later in the clip stay."""
+    first = next(o for o in objects if o.obj_id == target_ids[0])
+    tbox = _box_at(first, 0.0, wrap_box)
+    for obj in objects:
+        if obj is first:
+            continue
+        for _ in range(12):
+            if _covered_fraction(tbox, _box_at(obj, 0.0, wrap_box)) <= 0.3:
+                break
+            dx = float(rng.uniform(0.15, 0.45)) * cfg.width * float(rng.choice([-1, 1]))
+            if obj.attrs["motion"] == "turning":
+                obj.turn_center = obj.turn_center + np.array([dx, 0.0])
+            else:
+                obj.p0 = obj.p0 + np.array([dx, 0.0])
+                obj.p0[0] = float(np.clip(obj.p0[0], 0.0, cfg.width))
 
 
 def _make_occluder(scene: Scene, target: SceneObject, rng: np.random.Generator) -> Occluder:
