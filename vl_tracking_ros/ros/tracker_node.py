@@ -203,6 +203,11 @@ class TrackerNode(Node):
                                     f"{exc}; falling back to the {cfg.model_fallback_preset!r} preset")
             return build_with_options(cfg.model_fallback_preset, **options), note
 
+    @property
+    def rgb_frames_received(self) -> int:
+        """RGB images received and decoded so far."""
+        return self._rates["rgb"].count
+
     def tracker_name(self) -> str:
         """What produces the tracks, e.g. ``default(single=mvlm-small, multi=heuristic [fallback])``."""
         describe = getattr(self._tracker, "description", None)
