@@ -223,3 +223,13 @@ def test_event_window_rejects_other_sensor():
     win = EventWindow(4, 4)
     with pytest.raises(EventDecodeError, match="5x4 sensor added to a 4x4"):
         win.add(events_from_arrays([1], [1], [1], [1], 5, 4))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_evt3_decoder_survives_garbage(seed):
+    rng = np.random.default_rng(seed)
+    buf = rng.integers(0, 1 << 16, 20_000, dtype=np.uint16).astype("<u2").tobytes()
+    d = decode_evt3(buf, 320, 240)
+    assert len(d) > 0
+    assert d.x_px.max() < 320 and d.y_px.max() < 240
+    assert d.t_us.min() >= 0 and d.polarity.max() <= 1

@@ -219,3 +219,33 @@ def test_clock_restart_resets_instead_of_dropping_forever():
     st = s.status()
     assert st["rgb"]["time_resets"] == 1 and st["rgb"]["emitted"] == 5
     assert s.add_rgb(T0 - 4_000 * MS, "small step back") is False   # within the threshold: out of order
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_arrivals_every_frame_once_in_order_and_within_slop(seed):
+    rng = np.random.default_rng(seed)
+    s = _sync(optional_streams=("depth", "thermal"), silence_timeout_ns=300 * MS, max_queue=50)
+    accepted, out = [], []
+    stamps = {"depth": [], "thermal": []}
+    t_depth = t_thermal = T0
+    for i in range(150):
+        t = T0 + i * PERIOD + int(rng.integers(-3, 4)) * MS
+        if rng.random() < 0.05:
+            t -= 2 * PERIOD                     # an out-of-order RGB frame now and then
+        if s.add_rgb(t, t):
+            accepted.append(t)
+        # depth at ~30 Hz with jitter and bursts of loss; thermal at ~9 Hz
+        while t_depth < t + 20 * MS:
+            t_depth += 33 * MS + int(rng.integers(-2, 3)) * MS
+            if not (40 <= i < 60) and rng.random() > 0.1:
+                s.add("depth", t_depth, t_depth)
+        while t_thermal < t:
+            t_thermal += 111 * MS
+            s.add("thermal", t_thermal, t_thermal)
+        out += s.pop_ready()
+    out += s.flush()
+    assert [o.stamp_ns for o in out] == accepted          # every accepted frame exactly once, in order
+    for o in out:
+        for name, payload in o.streams.items():
+            assert abs(payload - o.stamp_ns) <= s.slop_ns   # payloads are their own stamps here
+        assert set(o.missing) | set(o.streams) == {"depth", "thermal"}
