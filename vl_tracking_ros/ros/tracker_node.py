@@ -215,17 +215,17 @@ class TrackerNode(Node):
         return f"{name} [{self._tracker_note}]" if self._tracker_note else name
 
     # -------------------------------------------------------------- warnings
-    def _warn(self, kind: str, text: str) -> None:
+    def _warn(self, kind: str, text: str, dropped: bool = True) -> None:
         """Count a bad-input event of ``kind`` and log it, at most once per
-        ``warn_throttle_s`` per kind."""
+        ``warn_throttle_s`` per kind (``dropped``: the message was discarded)."""
         self.bad_input[kind] = self.bad_input.get(kind, 0) + 1
         self.last_warning[kind] = text
         now = time.monotonic()
         if now - self._warned_at.get(kind, -1e18) >= self.config.warn_throttle_s:
             self._warned_at[kind] = now
             repeats = self.bad_input[kind]
-            self.get_logger().warning(f"{text} (dropped; {repeats} such so far)" if repeats > 1 else
-                                      f"{text} (dropped)")
+            notes = (["dropped"] if dropped else []) + ([f"{repeats} times so far"] if repeats > 1 else [])
+            self.get_logger().warning(f"{text} ({'; '.join(notes)})" if notes else text)
 
     # ------------------------------------------------------------- callbacks
     def _on_rgb(self, msg: Image) -> None:
@@ -261,7 +261,8 @@ class TrackerNode(Node):
             self._warn("depth/image", f"depth/image: {exc}")
             return
         if not np.isfinite(depth_m).any():
-            self._warn("depth/invalid", "depth/image: no valid depth pixel (all zero / NaN / Inf)")
+            self._warn("depth/invalid", "depth/image: no valid depth pixel (all zero / NaN / Inf); no 3D "
+                       "positions for this frame", dropped=False)
         self._rates["depth"].tick()
         stamp_ns = C.stamp_to_ns(msg.header.stamp)
         self._add("depth/image", lambda a: a.add_depth(stamp_ns, depth_m))
@@ -391,7 +392,7 @@ class TrackerNode(Node):
         else:
             output = TrackerOutput(mode="idle")
             self._warn("idle", "frames arrive but no command is active; send e.g. 'track the red ball' on "
-                       "'command'")
+                       "'command'", dropped=False)
         t_publish = time.perf_counter()
         self._publish(frame, output, queries)
         self.stage_ms["publish"].append((time.perf_counter() - t_publish) * 1e3)
@@ -475,7 +476,7 @@ class TrackerNode(Node):
             problems.append("no RGB frames")
             if self.active_queries():
                 self._warn("no_frames", f"command active ({'; '.join(C.commands_text(self.active_queries()))}) "
-                           f"but no RGB frames on {self.resolve_topic_name('rgb/image')}")
+                           f"but no RGB frames on {self.resolve_topic_name('rgb/image')}", dropped=False)
         for m in self.config.modalities:
             seen = self._rates[m].last_seen
             if rgb_seen is not None and (seen is None or now - seen > self.config.sync_silence_timeout_s):
@@ -495,6 +496,7 @@ class TrackerNode(Node):
     # ------------------------------------------------------------- shutdown
     def destroy_node(self) -> None:
         self._stop.set()
+        self._slot.close()
         if self._worker.is_alive():
             self._worker.join(timeout=5.0)
         try:
