@@ -71,6 +71,10 @@ def machine_info() -> Dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+    try:  # other work on the machine during the run (shared dev machines): read the figures with it
+        info["load_average_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        pass
     try:
         pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
         info["memory_gib"] = round(pages * page / 2**30, 1)

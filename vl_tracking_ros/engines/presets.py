@@ -78,7 +78,9 @@ def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
     data = yaml.safe_load(cfg_path.read_text()) or {}
     cfg = config_from_dict(ModelConfig, data.get("model"), where=f"{cfg_path.name}:model")
     text = build_text_encoder(cfg.text_encoder, cfg.max_text_tokens)
-    net = LanguageTrackingNetwork(cfg, text_dim=text.dim, pretrained=True).eval()
+    with torch.random.fork_rng():  # untrained heads are reproducible: same preset -> same network, same hash
+        torch.manual_seed(0)
+        net = LanguageTrackingNetwork(cfg, text_dim=text.dim, pretrained=True).eval()
     wdir = Path(weights_dir) if weights_dir else REPO_ROOT / "weights"
     wfile = wdir / f"{preset}.safetensors"
     loaded = None
