@@ -117,6 +117,14 @@ def _select(batch: EventBatch, mask: np.ndarray) -> EventBatch:
 
 
 # ------------------------------------------------------------ accumulation
+def _p99_scale(nonzero_counts: np.ndarray) -> np.float32:
+    """99th percentile (upper rank) of the non-zero counts, at least 1."""
+    if nonzero_counts.size == 0:
+        return np.float32(1.0)
+    k = int(np.ceil(0.99 * (nonzero_counts.size - 1)))
+    return np.float32(max(float(np.partition(nonzero_counts, k)[k]), 1.0))
+
+
 def _scatter_sum(cells: np.ndarray, weights: Optional[np.ndarray], size: int) -> np.ndarray:
     """float32 (size,) with ``weights`` (or 1) summed per cell index. Sparse
     batches (few events per output cell) are reduced with a sort over the
@@ -190,16 +198,18 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
     if representation == "histogram":
         cells = pix * 2 + (1 - p)  # ON -> channel 0, OFF -> channel 1
         counts = np.zeros(npx * 2, np.float32)
-        if cells.size * 8 < counts.size:   # sparse: cost follows the events
+        if cells.size * 8 < counts.size:   # sparse: cost follows the events, not the image
             uniq, nz = np.unique(cells, return_counts=True)
-            counts[uniq] = nz
+            vals = nz.astype(np.float32)
+            if normalize:
+                vals = np.minimum(vals / _p99_scale(nz), np.float32(1.0))
+            counts[uniq] = vals
         else:
             counts[:] = np.bincount(cells, minlength=npx * 2)
-            nz = counts[counts > 0]
-        if normalize:
-            k = int(np.ceil(0.99 * (nz.size - 1)))
-            scale = max(float(np.partition(nz, k)[k]), 1.0)
-            np.minimum(counts * np.float32(1.0 / scale), np.float32(1.0), out=counts)
+            if normalize:
+                scale = _p99_scale(counts[counts > 0])
+                np.minimum(counts, scale, out=counts)
+                counts *= np.float32(1.0 / scale)
         return counts.reshape(height, width, 2)
 
     if representation == "time_surface":
@@ -230,9 +240,9 @@ def accumulate_events(batch: EventBatch, height: int, width: int, representation
                        np.concatenate([sign * (1.0 - frac), sign * frac]), npx * bins)
     out = vox.reshape(height, width, bins)
     if normalize:
-        peak = float(np.abs(out).max())
+        peak = max(float(vox.max()), -float(vox.min()))
         if peak > 0:
-            out /= peak
+            out *= np.float32(1.0 / peak)
     return out
 
 

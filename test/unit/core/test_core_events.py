@@ -233,3 +233,16 @@ def test_evt3_decoder_survives_garbage(seed):
     assert len(d) > 0
     assert d.x_px.max() < 320 and d.y_px.max() < 240
     assert d.t_us.min() >= 0 and d.polarity.max() <= 1
+
+
+@pytest.mark.parametrize("n", [10, 300, 50_000])   # sparse and dense accumulation paths
+def test_histogram_matches_reference_counts(n):
+    rng = np.random.default_rng(n)
+    b = _random_batch(rng, n, 64, 48, span_us=1000)
+    ref = np.zeros((48, 64, 2), np.float32)
+    np.add.at(ref, (b.y_px, b.x_px, 1 - b.polarity), 1.0)
+    np.testing.assert_array_equal(accumulate_events(b, 48, 64, normalize=False), ref)
+    norm = accumulate_events(b, 48, 64)
+    nz = ref[ref > 0]
+    scale = max(np.sort(nz)[int(np.ceil(0.99 * (nz.size - 1)))], 1.0)
+    np.testing.assert_allclose(norm, np.minimum(ref / scale, 1.0), rtol=1e-6)
