@@ -262,16 +262,19 @@ class MultiStreamSynchronizer:
         self._tick(stamp)
 
     def _add_events(self, s: _Stream, stamp: int, batch: EventBatch) -> bool:
-        if s.last_stamp is not None and stamp < s.last_stamp:
-            s.counts["out_of_order"] += 1
-            return False
+        late = s.last_stamp is not None and stamp < s.last_stamp
+        if late:
+            # events are never dropped for a late packet stamp: the window
+            # orders them by their own times; only the stream clock stays put
+            s.counts["late_packets"] += 1
         if s.window is None or (s.window.width, s.window.height) != (batch.width, batch.height):
             s.window = EventWindow(batch.width, batch.height, retain_us=max(self.event_retain_ns // 1000, 1),
                                    max_events=self.max_events)
         before = s.window.dropped
         s.window.add(batch)
         s.counts["events_dropped"] += s.window.dropped - before
-        self._accept(s, stamp)
+        if not late:
+            self._accept(s, stamp)
         newest = max(int(batch.t_us.max()) * 1000 if len(batch) else stamp, stamp)
         s.events_until = newest if s.events_until is None else max(s.events_until, newest)
         s.covered_until = newest if s.covered_until is None else max(s.covered_until, newest)

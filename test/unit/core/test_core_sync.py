@@ -249,3 +249,14 @@ def test_random_arrivals_every_frame_once_in_order_and_within_slop(seed):
         for name, payload in o.streams.items():
             assert abs(payload - o.stamp_ns) <= s.slop_ns   # payloads are their own stamps here
         assert set(o.missing) | set(o.streams) == {"depth", "thermal"}
+
+
+def test_late_event_packet_is_kept():
+    s = _sync(optional_streams=("event",), event_window_ns=10 * MS)
+    t_us = T0 // 1000
+    s.add_events(events_from_arrays([1], [1], [t_us], [1], 8, 8), stamp_ns=T0)
+    assert s.add_events(events_from_arrays([2], [1], [t_us - 2000], [0], 8, 8), stamp_ns=T0 - 2 * MS) is True
+    s.add_rgb(T0, "rgb")
+    (o,) = s.pop_ready()
+    assert o.streams["event"].x_px.tolist() == [2, 1]          # both, in time order
+    assert s.status()["event"]["late_packets"] == 1
