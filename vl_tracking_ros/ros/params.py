@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterValueException, ParameterException
+from rclpy.parameter import Parameter
 
 from ..core.types import X_MODALITIES
 
@@ -225,12 +226,18 @@ def declare_and_read(node: Any, specs: Sequence[ParamSpec]) -> Dict[str, Any]:
     for an override of the wrong type or outside its range."""
     values: Dict[str, Any] = {}
     for spec in specs:
-        default = list(spec.default) if isinstance(spec.default, (list, tuple)) else spec.default
+        default: Any = list(spec.default) if isinstance(spec.default, (list, tuple)) else spec.default
+        if isinstance(default, list) and not default:
+            # rclpy infers BYTE_ARRAY from []: declare the type instead (unset until overridden)
+            default = {"double": Parameter.Type.DOUBLE_ARRAY, "string": Parameter.Type.STRING_ARRAY,
+                       "integer": Parameter.Type.INTEGER_ARRAY, "bool": Parameter.Type.BOOL_ARRAY}[spec.list_type]
         try:
             param = node.declare_parameter(spec.name, default, spec.descriptor())
         except (InvalidParameterValueException, ParameterException, TypeError) as exc:
             raise ParameterError(f"parameter {spec.name!r}: {exc}") from exc
         value = param.value
+        if value is None and isinstance(spec.default, (list, tuple)):
+            value = list(spec.default)
         if isinstance(value, (list, tuple)) or type(value).__name__ == "array":
             value = list(value)
         if spec.choices and value not in spec.choices:
