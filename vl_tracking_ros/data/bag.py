@@ -15,7 +15,9 @@ topic               type                               content
 /ground_truth       std_msgs/msg/String                the clip's GT JSON (once, frame 0)
 ==================  =================================  ====================================
 
-Every stream of frame i is logged (and stamped) at the frame's stamp. The
+Every stream of frame i is logged (and stamped) at the frame's stamp. Depth,
+thermal and events are in each sensor's own pixel grid: the RGB grid unless
+the clip has ``homographies`` (then ``read_clip`` aligns them back). The
 package's own message definitions are read from ``msg/*.msg`` (source tree or
 ``<prefix>/share/vl_tracking_ros/msg``) and registered in the typestore.
 """
@@ -29,9 +31,11 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from ..core import imageconv
+from ..core.align import Alignment
 from ..core.types import CameraIntrinsics, EventBatch, SensorFrame
 from .event_sim import empty_batch, event_frame
 from .language import Expression
+from .sensor_grid import events_to_rgb_grid
 from .world import Clip, FrameGT, ObjectGT
 
 #: the radiometric calibration of mono16 thermal images this package writes
@@ -147,14 +151,16 @@ def write_bag(clip: Clip, path: Union[str, Path], depth_encoding: str = "32FC1",
             data, step = imageconv.rgb_to_bytes(frame.image_rgb, "rgb8")
             put("rgb", _image(store, data, step, h, w, "rgb8", stamp, fid), stamp, IMAGE)
             put("camera_info", _camera_info(store, frame.camera or clip.camera, stamp), stamp, CAMERA_INFO)
+            # each sensor in its own pixel grid (the aligned image unless the clip has a homography)
             if "depth" in conns and frame.depth_m is not None:
-                data, step = imageconv.depth_m_to_bytes(frame.depth_m, depth_encoding)
+                data, step = imageconv.depth_m_to_bytes(clip.sensor_image(i, "depth"), depth_encoding)
                 put("depth", _image(store, data, step, h, w, depth_encoding, stamp, fid), stamp, IMAGE)
             if "thermal" in conns and frame.thermal_k is not None:
-                data, step = imageconv.kelvin_to_bytes(frame.thermal_k, "mono16", calibration=THERMAL_CALIBRATION)
+                data, step = imageconv.kelvin_to_bytes(clip.sensor_image(i, "thermal"), "mono16",
+                                                       calibration=THERMAL_CALIBRATION)
                 put("thermal", _image(store, data, step, h, w, "mono16", stamp, fid), stamp, IMAGE)
             if "events" in conns:
-                batch = clip.events[i] if i < len(clip.events) else empty_batch(w, h)
+                batch = clip.sensor_events(i) if i < len(clip.events) else empty_batch(w, h)
                 put("events", _event_array(store, batch, stamp, fid), stamp, EVENT_ARRAY)
             for text in commands.get(i, []):
                 put("command", store.types[STRING](data=text), stamp, STRING)
@@ -212,13 +218,16 @@ def read_bag(path: Union[str, Path]) -> Iterator[Tuple[str, int, Any]]:
                                      f"at {stamp} ns: {exc}") from exc
 
 
-def read_clip(path: Union[str, Path]) -> Clip:
+def read_clip(path: Union[str, Path], align: bool = True) -> Clip:
     """Rebuild a :class:`Clip` from a bag written by :func:`write_bag`.
 
     Frames come from /rgb/image; depth / thermal / events / commands attach
     to the frame with the same log stamp. Ground truth and expressions are
     restored from /ground_truth when present (else ``gt`` and
-    ``expressions`` are empty).
+    ``expressions`` are empty). When the ground truth lists sensor
+    homographies and ``align`` is True, depth / thermal / events are warped
+    into the RGB grid with ``core.align`` (as the tracker node does), so the
+    frames honour the SensorFrame contract.
     """
     per_stamp: Dict[int, Dict[str, Any]] = {}
     order: List[int] = []
@@ -241,6 +250,9 @@ def read_clip(path: Union[str, Path]) -> Clip:
     if not order:
         raise BagFormatError(f"{path}: no {TOPICS['rgb']} messages; not a clip bag")
     index_of = {s: i for i, s in enumerate(order)}
+    homographies = {m: np.asarray(v, np.float64).reshape(3, 3)
+                    for m, v in (gt_json or {}).get("homographies", {}).items()}
+    aligners = {m: Alignment(h) for m, h in homographies.items()} if align else {}
     frames: List[SensorFrame] = []
     events: List[EventBatch] = []
     has_events = any(TOPICS["events"] in per_stamp[s] for s in order)
@@ -249,10 +261,16 @@ def read_clip(path: Union[str, Path]) -> Clip:
         rgb = slot[TOPICS["rgb"]]
         h, w = rgb.shape[:2]
         batch = slot.get(TOPICS["events"], empty_batch(w, h))
+        depth, thermal = slot.get(TOPICS["depth"]), slot.get(TOPICS["thermal"])
+        if "event" in aligners:
+            batch = events_to_rgb_grid(batch, homographies["event"])
+        if "depth" in aligners and depth is not None:
+            depth = aligners["depth"].apply(depth, "nearest")
+        if "thermal" in aligners and thermal is not None:
+            thermal = aligners["thermal"].apply(thermal, "linear")
         events.append(batch)
         cam = slot.get(TOPICS["camera_info"], camera)
-        frames.append(SensorFrame(image_rgb=rgb, stamp_ns=stamp, depth_m=slot.get(TOPICS["depth"]),
-                                  thermal_k=slot.get(TOPICS["thermal"]),
+        frames.append(SensorFrame(image_rgb=rgb, stamp_ns=stamp, depth_m=depth, thermal_k=thermal,
                                   event_frame=event_frame(batch, h, w) if has_events else None,
                                   camera=cam, frame_index=i, frame_id=cam.frame_id if cam else ""))
     schedule = []
@@ -275,7 +293,8 @@ def read_clip(path: Union[str, Path]) -> Clip:
         h, w = frames[0].image_rgb.shape[:2]
         camera = CameraIntrinsics(fx=0.9 * w, fy=0.9 * w, cx=w / 2, cy=h / 2, width=w, height=h)
     return Clip(name=name, fps=round(fps, 6), camera=camera, frames=frames, events=events, gt=gt,
-                expressions=expressions, command_schedule=schedule, conditions=conditions, seed=seed)
+                expressions=expressions, command_schedule=schedule, conditions=conditions, seed=seed,
+                homographies={} if align else homographies)
 
 
 #: alias used by other modules

@@ -105,6 +105,13 @@ class ClipConfig:
         lower means more events (more detail, more data, more noise).
     event_noise_hz: background-activity noise events per pixel per second.
     depth_range_m: (min, max) valid depth; outside -> NaN.
+    event_substeps: rendered instants per frame interval for the event
+        simulator; more follow fast motion better and cost a render each.
+    x_homographies: ((modality, 9 numbers row-major), ...) for depth /
+        thermal / event sensors that are NOT pixel-aligned to RGB: the 3x3
+        homography maps a pixel of that sensor to the RGB image (the
+        convention of ``core.align``). Frames stay aligned to RGB; the bag
+        carries the sensors' own pixel grids (``Clip.sensor_image``).
     """
 
     width: int = 320
@@ -132,6 +139,7 @@ class ClipConfig:
     event_noise_hz: float = 0.2
     depth_range_m: Tuple[float, float] = (0.3, 20.0)
     event_substeps: int = 2
+    x_homographies: Tuple[Tuple[str, Tuple[float, ...]], ...] = ()
 
     def validate(self) -> "ClipConfig":
         """Raise ValueError naming the first bad knob; returns self."""
@@ -160,7 +168,18 @@ class ClipConfig:
             raise ValueError(f"ClipConfig: distractor_similarity must be in [0, 1], got {self.distractor_similarity}")
         if self.event_threshold <= 0 or self.event_substeps < 1:
             raise ValueError("ClipConfig: event_threshold must be > 0 and event_substeps >= 1")
+        for item in self.x_homographies:
+            if len(item) != 2 or item[0] not in ("depth", "thermal", "event") or len(tuple(item[1])) != 9:
+                raise ValueError(f"ClipConfig: x_homographies entries must be (depth|thermal|event, 9 numbers), "
+                                 f"got {item!r}")
+            h = np.asarray(item[1], dtype=np.float64).reshape(3, 3)
+            if not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-9:
+                raise ValueError(f"ClipConfig: homography for {item[0]} is not finite and invertible: {item[1]!r}")
         return self
+
+    def homographies(self) -> Dict[str, np.ndarray]:
+        """modality -> (3, 3) float64 sensor-pixel -> RGB-pixel homography."""
+        return {m: np.asarray(v, dtype=np.float64).reshape(3, 3) for m, v in self.x_homographies}
 
     def with_(self, **changes) -> "ClipConfig":
         """A copy with some knobs changed."""
@@ -177,6 +196,7 @@ class ClipConfig:
             "target_switches": self.target_switches, "multi_target": self.multi_target,
             "modalities": list(self.modalities), "resolution": [self.width, self.height],
             "fps": self.fps, "num_frames": self.num_frames,
+            "aligned": not self.x_homographies,
         }
 
 

@@ -98,10 +98,38 @@ class Clip:
     conditions: Dict[str, object]
     seed: int
     config: Optional[ClipConfig] = None
+    homographies: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
         return len(self.frames)
+
+    def sensor_image(self, frame_index: int, modality: str) -> Optional[np.ndarray]:
+        """Depth (m) or thermal (K) of a frame in that sensor's own pixel grid:
+        the aligned image when the sensor is aligned to RGB, else warped
+        through ``homographies[modality]`` (what a misaligned camera records)."""
+        from .sensor_grid import to_sensor_grid
+
+        frame = self.frames[frame_index]
+        image = {"depth": frame.depth_m, "thermal": frame.thermal_k}[modality]
+        h = self.homographies.get(modality)
+        if image is None or h is None:
+            return image
+        out = to_sensor_grid(image, h, "nearest" if modality == "depth" else "linear")
+        if modality == "thermal":
+            # the part of the thermal view the RGB camera does not see is not
+            # rendered; it reads the scene's median temperature (a radiometric
+            # image has no "no reading" value)
+            out = np.where(np.isnan(out), np.float32(np.nanmedian(image)), out).astype(np.float32)
+        return out
+
+    def sensor_events(self, frame_index: int) -> EventBatch:
+        """The frame's events in the event sensor's own pixel grid."""
+        from .sensor_grid import events_to_sensor_grid
+
+        h = self.homographies.get("event")
+        batch = self.events[frame_index]
+        return batch if h is None else events_to_sensor_grid(batch, h)
 
     def active_expression(self, frame_index: int) -> Optional[Expression]:
         """The expression being tracked at ``frame_index`` (None before the
@@ -135,6 +163,8 @@ class Clip:
             "name": self.name, "seed": self.seed, "fps": self.fps, "num_frames": self.num_frames,
             "camera": {"fx": self.camera.fx, "fy": self.camera.fy, "cx": self.camera.cx, "cy": self.camera.cy,
                        "width": self.camera.width, "height": self.camera.height, "frame_id": self.camera.frame_id},
+            "homographies": {m: np.asarray(h, dtype=np.float64).reshape(-1).tolist()
+                             for m, h in self.homographies.items()},
             "stamps_ns": [int(f.stamp_ns) for f in self.frames],
             "conditions": self.conditions,
             "expressions": [e.to_dict() for e in self.expressions],
@@ -308,4 +338,4 @@ def render_clip(config: ClipConfig, seed: int, name: Optional[str] = None) -> Cl
         schedule.append((expressions[-1].end_frame, "stop"))
     return Clip(name=name or f"clip_{seed}", fps=float(cfg.fps), camera=camera, frames=frames, events=events,
                 gt=gts, expressions=expressions, command_schedule=schedule, conditions=cfg.conditions(),
-                seed=seed, config=cfg)
+                seed=seed, config=cfg, homographies=cfg.homographies())

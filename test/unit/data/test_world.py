@@ -191,3 +191,27 @@ def test_config_validation_names_the_knob():
         render_clip(ClipConfig(modalities=("rgb", "lidar")), 0)
     with pytest.raises(ValueError, match="num_objects"):
         render_clip(ClipConfig(num_objects=2, target_switches=3), 0)
+
+
+def test_commands_parse_back_to_the_expressions():
+    from vl_tracking_ros.core.commands import parse_command
+
+    for kw in (dict(target_switches=2, num_objects=5, stop_at_end=True), dict(multi_target=True, num_objects=6)):
+        clip = render_clip(ClipConfig(**dict(SMALL, num_frames=30, **kw), modalities=("rgb",)), 44)
+        for frame, text in clip.command_schedule:
+            parsed = parse_command(text)
+            if text == "stop":
+                assert parsed.action == "stop"
+                continue
+            expr = clip.active_expression(frame)
+            assert parsed.action == "track" and parsed.queries == (expr.query(),)
+
+
+def test_homography_knob_validation():
+    with pytest.raises(ValueError, match="x_homographies"):
+        render_clip(ClipConfig(**SMALL, x_homographies=(("lidar", (1, 0, 0, 0, 1, 0, 0, 0, 1)),)), 0)
+    with pytest.raises(ValueError, match="invertible"):
+        render_clip(ClipConfig(**SMALL, x_homographies=(("thermal", (0,) * 9),)), 0)
+    clip = render_clip(ClipConfig(**SMALL, modalities=("rgb", "thermal"),
+                                  x_homographies=(("thermal", (1, 0, 2, 0, 1, 0, 0, 0, 1)),)), 0)
+    assert clip.conditions["aligned"] is False and clip.homographies["thermal"][0, 2] == 2
