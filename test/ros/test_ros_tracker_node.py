@@ -229,3 +229,30 @@ def test_diagnostics_report_rates_model_and_bad_input(rig):
                 "published", "active_commands"):
         assert key in values
     assert int(values["published"]) >= 1
+
+
+def test_thermal_homography_parameter_aligns_the_thermal_image(ros_context):
+    """align.thermal_homography (a real parameter -> core alignment): a thermal
+    camera whose image is shifted 40 px to the right is mapped back onto RGB."""
+    shift = 40
+    node = TrackerNode(node_name="aligned", namespace="aligned", context=ros_context, parameter_overrides=NODE_PARAMS + [
+        Parameter("align.thermal_homography", value=[1.0, 0.0, -float(shift), 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])])
+    probe = Probe(ros_context, name="aligned_probe", namespace="aligned")
+    executor = SingleThreadedExecutor(context=ros_context)
+    for n in (node, probe):
+        executor.add_node(n)
+    try:
+        assert spin_until(executor, lambda: probe.pub["thermal"].get_subscription_count() > 0
+                          and probe.pub["command"].get_subscription_count() > 0
+                          and node.pub_tracks.get_subscription_count() > 0, 10.0)
+        command((node, probe, executor), "track the hot object", ["track the hot object"])
+        shifted = np.roll(scene_thermal_k(), shift, axis=1)
+        _, msg = roundtrip((node, probe, executor),
+                           thermal_msg=lambda s: C.kelvin_to_image_msg(shifted, s, "t", "32FC1"))
+        assert "thermal" not in msg.missing_modalities
+        assert len(msg.tracks) == 1 and iou(track_box(msg.tracks[0]), BLUE_BOX) > 0.6, track_box(msg.tracks[0])
+    finally:
+        for n in (probe, node):
+            executor.remove_node(n)
+            n.destroy_node()
+        executor.shutdown()
