@@ -88,6 +88,8 @@ VOICE_PARAMS: Tuple[ParamSpec, ...] = (
               min_value=0, max_value=64),
     ParamSpec("model.beam_size", 1, "1 = greedy (fastest); larger beams fix a few near-misses at decoder cost",
               min_value=1, max_value=10),
+    ParamSpec("model.num_hypotheses", 4, "n-best hypotheses; the best one that parses in the tracker's vocabulary "
+              "is used (more recovers more mis-heard words in noise, at decoder cost)", min_value=1, max_value=10),
     ParamSpec("vad", "silero", "voice-activity detector: silero (ONNX, robust to noise) or energy (level only)",
               choices=("silero", "energy")),
     ParamSpec("vad.min_silence_ms", 400.0, "silence that ends an utterance; adds directly to latency, shorter "
@@ -126,7 +128,8 @@ class VoiceCommandNode(Node):
         try:
             self.recognizer = recognizer or WhisperRecognizer(
                 p["model.dir"] or None, device=p["model.device"], compute_type=p["model.compute_type"],
-                cpu_threads=p["model.cpu_threads"], beam_size=p["model.beam_size"])
+                cpu_threads=p["model.cpu_threads"], beam_size=p["model.beam_size"],
+                num_hypotheses=p["model.num_hypotheses"])
         except VoiceError as exc:
             raise P.ParameterError(f"cannot load the speech model: {exc}") from exc
         self.pipeline = VoiceCommandPipeline.build(

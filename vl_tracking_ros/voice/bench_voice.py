@@ -205,7 +205,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands (0 = all)")
     parser.add_argument("--model-dir", default="", help="CTranslate2 Whisper directory (default: tiny.en wheel)")
     parser.add_argument("--threads", type=int, default=2, help="recognizer CPU threads (default 2)")
-    parser.add_argument("--beam-size", type=int, default=1, help="decoder beam (default 1, greedy)")
+    parser.add_argument("--beam-size", type=int, default=1, help="decoder beam (default 1; widened to --hypotheses)")
+    parser.add_argument("--hypotheses", type=int, default=4,
+                        help="n-best hypotheses the pipeline chooses from (default 4; 1 = greedy only)")
     parser.add_argument("--vad", default="silero", choices=("silero", "energy"))
     parser.add_argument("--min-silence-ms", type=float, default=400.0, help="end-of-utterance silence")
     parser.add_argument("--no-prompt", action="store_true", help="ablation: no vocabulary prompt")
@@ -233,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
     commands = BENCH_COMMANDS[: args.limit] if args.limit else BENCH_COMMANDS
 
     t_load = time.perf_counter()
-    rec = WhisperRecognizer(args.model_dir or None, cpu_threads=args.threads, beam_size=args.beam_size)
+    rec = WhisperRecognizer(args.model_dir or None, cpu_threads=args.threads, beam_size=args.beam_size,
+                            num_hypotheses=args.hypotheses)
     load_s = time.perf_counter() - t_load
     norm = TranscriptNormalizer(snap_threshold=1.01 if args.no_correction else 0.8,
                                 verb_threshold=1.01 if args.no_correction else 0.6)
@@ -306,7 +309,8 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "benchmark": "voice",
         "model": {"dir": str(rec.model_dir), "compute_type": rec.compute_type, "device": rec.device,
-                  "threads": args.threads, "beam_size": args.beam_size, "load_s": round(load_s, 2)},
+                  "threads": args.threads, "beam_size": rec.beam_size,
+                  "hypotheses": rec.num_hypotheses, "load_s": round(load_s, 2)},
         "pipeline": {"vad": args.vad, "min_silence_ms": args.min_silence_ms, "prompt": not args.no_prompt,
                      "vocabulary_correction": not args.no_correction, "vocabulary": norm.vocabulary.source,
                      "dds_hop": hop is not None, "chunk_s": 0.1},

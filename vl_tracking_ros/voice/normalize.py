@@ -77,10 +77,15 @@ def phonetic_key(word: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """max(spelling, phonetic-key) similarity in [0, 1] (difflib ratio)."""
+    """max(spelling, phonetic-key) similarity in [0, 1] (difflib ratio).
+
+    The phonetic keys are only compared when both have 4+ letters: short
+    keys collapse too much ("yet" and "white" both become 2-3 letters)."""
     s1 = SequenceMatcher(None, a, b).ratio()
-    s2 = SequenceMatcher(None, phonetic_key(a), phonetic_key(b)).ratio()
-    return max(s1, s2)
+    ka, kb = phonetic_key(a), phonetic_key(b)
+    if min(len(ka), len(kb)) < 4:
+        return s1
+    return max(s1, SequenceMatcher(None, ka, kb).ratio())
 
 
 @dataclass

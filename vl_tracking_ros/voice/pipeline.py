@@ -19,7 +19,7 @@ import numpy as np
 from .audio import TARGET_RATE_HZ, StreamResampler, check_rate, to_mono_float32
 from .grammar import NotACommand, parse
 from .normalize import Normalized, TranscriptNormalizer
-from .recognizer import Recognizer, Transcript
+from .recognizer import Recognizer, Transcript, echoes_prompt
 from .segmenter import Utterance, UtteranceSegmenter
 from .vad import build_vad
 
@@ -198,13 +198,36 @@ class VoiceCommandPipeline:
     def process_utterance(self, utt: Utterance) -> VoiceResult:
         """Recognize one utterance and decide whether it is a command."""
         t0 = time.perf_counter()
-        transcript = self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt)
+        transcript = self.choose(self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt))
         norm = self.normalizer.normalize(transcript.text)
         command, reason, detail = self._decide(transcript, norm, utt)
         return VoiceResult(transcript=transcript, normalized=norm, command=command, reason=reason,
                            detail=detail, start_s=utt.start_s, speech_end_s=utt.speech_end_s,
                            closed_at_s=utt.closed_at_s, processing_s=time.perf_counter() - t0,
                            segment_reason=utt.reason)
+
+    def choose(self, transcript: Transcript) -> Transcript:
+        """Pick among the recognizer's n-best hypotheses: the most likely one
+        that parses as a command whose words the vocabulary all knows; else
+        the most likely one that parses; else the top hypothesis."""
+        if len(transcript.alternatives) < 2:
+            return transcript
+        known = self.normalizer.vocabulary.known_words
+        best_key, best = None, None
+        for rank, (text, score) in enumerate(transcript.alternatives):
+            norm = self.normalizer.normalize(text)
+            try:
+                parse(norm.text, use_core=self.use_core_parser)
+            except NotACommand:
+                continue
+            words = norm.text.split()
+            in_vocab = all(w in known for w in words)
+            key = (in_vocab, score)
+            if best_key is None or key > best_key:
+                best_key, best = key, (rank, text, score)
+        if best is None or best[0] == 0:
+            return transcript
+        return transcript.with_text(best[1], best[2])
 
     def decide_text(self, text: str, confidence: float = 1.0) -> VoiceResult:
         """Run the text half of the pipeline on a given transcript (tests,
@@ -234,7 +257,7 @@ class VoiceCommandPipeline:
             cmd = parse(norm.text, use_core=self.use_core_parser)
         except NotACommand as exc:
             return None, NOT_A_COMMAND, str(exc)
-        if transcript.unprompted_text is not None:
+        if transcript.unprompted_text is not None and echoes_prompt(transcript.text, self.prompt):
             from difflib import SequenceMatcher
 
             plain = self.normalizer.normalize(transcript.unprompted_text).text.split()

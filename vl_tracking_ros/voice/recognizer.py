@@ -9,6 +9,7 @@ the network: it only accepts a local directory.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ class Transcript:
         built with ``word_timestamps=True``).
     duration_s: length of the audio that was transcribed.
     inference_s: wall time the recognizer spent.
+    alternatives: the n-best hypotheses ``(text, avg_logprob)``, best first
+        (``text`` is the first); empty when the recognizer keeps only one.
     unprompted_text: when the prompted transcript repeated one of the
         prompt's own sentences, the same audio decoded again without the
         prompt (None otherwise). A prompt biases Whisper so strongly that on
@@ -61,6 +64,12 @@ class Transcript:
     duration_s: float = 0.0
     inference_s: float = 0.0
     unprompted_text: Optional[str] = None
+    alternatives: Tuple[Tuple[str, float], ...] = ()
+
+    def with_text(self, text: str, avg_logprob: float) -> "Transcript":
+        """This transcript with another hypothesis (from ``alternatives``) chosen."""
+        conf = math.exp(min(avg_logprob, 0.0)) * (1.0 - self.no_speech_prob)
+        return dataclasses.replace(self, text=text, confidence=float(np.clip(conf, 0.0, 1.0)))
 
 
 def prompt_sentences(prompt: Optional[str]) -> frozenset:
@@ -132,6 +141,11 @@ class WhisperRecognizer(Recognizer):
         threads lower latency until they compete with the tracker for cores.
     beam_size: 1 = greedy (fastest). Larger beams fix some near-misses at
         roughly linear decoder cost.
+    num_hypotheses: n-best list size returned in ``Transcript.alternatives``
+        (short-window path; the beam is widened to at least this). The
+        pipeline picks the best hypothesis that parses as a command in the
+        tracker's vocabulary: more hypotheses recover more mis-heard words in
+        noise, at decoder cost (the encoder, the larger part, runs once).
     word_timestamps: also return per-word timing (costs an alignment pass;
         uses the standard 30 s window).
     language: spoken language passed to the model ("en" for *.en models).
@@ -145,7 +159,7 @@ class WhisperRecognizer(Recognizer):
     """
 
     def __init__(self, model_dir: Optional[Union[str, Path]] = None, device: str = "cpu",
-                 compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1,
+                 compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, num_hypotheses: int = 4,
                  word_timestamps: bool = False, language: str = "en", window_s: float = 10.0) -> None:
         self.model_dir = check_model_dir(model_dir if model_dir else default_model_dir())
         if beam_size < 1:
@@ -160,7 +174,10 @@ class WhisperRecognizer(Recognizer):
             raise ModelLoadError(f"cannot load Whisper model from {self.model_dir}: {exc}") from exc
         self.device = device
         self.compute_type = compute_type
-        self.beam_size = int(beam_size)
+        if num_hypotheses < 1:
+            raise ValueError(f"num_hypotheses must be >= 1, got {num_hypotheses}")
+        self.num_hypotheses = int(num_hypotheses)
+        self.beam_size = max(int(beam_size), self.num_hypotheses)
         self.word_timestamps = bool(word_timestamps)
         self.language = language
         if window_s and not 2.0 <= window_s <= 30.0:
@@ -248,17 +265,22 @@ class WhisperRecognizer(Recognizer):
         # ~3 words/s of speech, ~1.5 tokens a word, generous margin; bounded
         max_new = int(min(200, 16 + 12 * duration))
 
-        def decode(p: Optional[str]):
+        def decode(p: Optional[str], n: int):
             prompt_ids = self._prompt_tokens(p)
             r = self._model.model.generate(
-                enc, [prompt_ids], beam_size=self.beam_size, max_length=min(448, len(prompt_ids) + max_new),
-                suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
-                return_no_speech_prob=True)[0]
-            ids = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
-            return r, collapse_repeats(self._tokenizer.decode(ids).strip())
+                enc, [prompt_ids], beam_size=self.beam_size if n > 1 else 1, num_hypotheses=n,
+                max_length=min(448, len(prompt_ids) + max_new), suppress_blank=True,
+                suppress_tokens=self._suppress, return_scores=True, return_no_speech_prob=True)[0]
+            hyps = []
+            for seq, score in zip(r.sequences_ids, r.scores):
+                ids = [t for t in seq if t < self._tokenizer.eot]
+                hyps.append((collapse_repeats(self._tokenizer.decode(ids).strip()), float(score)))
+            return r, hyps
 
-        res, text = decode(prompt)
-        unprompted = decode(None)[1] if prompt and echoes_prompt(text, prompt) else None
+        res, hyps = decode(prompt, self.num_hypotheses)
+        text = hyps[0][0] if hyps else ""
+        echo = prompt and any(echoes_prompt(h, prompt) for h, _ in hyps)
+        unprompted = decode(None, 1)[1][0][0] if echo else None
         avg_logp = float(res.scores[0]) if res.scores else -10.0
         nsp = float(getattr(res, "no_speech_prob", 0.0))
         elapsed = time.perf_counter() - t0
@@ -268,7 +290,8 @@ class WhisperRecognizer(Recognizer):
             return Transcript(text="", confidence=0.0, no_speech_prob=nsp, duration_s=duration, inference_s=elapsed)
         conf = math.exp(min(avg_logp, 0.0)) * (1.0 - nsp)
         return Transcript(text=text, confidence=float(np.clip(conf, 0.0, 1.0)), no_speech_prob=nsp,
-                          duration_s=duration, inference_s=elapsed, unprompted_text=unprompted)
+                          duration_s=duration, inference_s=elapsed, unprompted_text=unprompted,
+                          alternatives=tuple(hyps) if len(hyps) > 1 else ())
 
     def close(self) -> None:
         self._model = None  # type: ignore[assignment]

@@ -25,6 +25,9 @@ FALLBACK_GROUPS: Dict[str, Tuple[str, ...]] = {
     "sizes": ("big", "small", "large", "tall", "short", "biggest", "smallest"),
 }
 
+#: Groups whose words are nouns (their plurals are vocabulary words too).
+NOUN_GROUPS = ("categories", "nouns", "parts")
+
 #: Words of the command grammar itself.
 #: Verbs a command may start with (core.commands grammar).
 COMMAND_VERBS: Tuple[str, ...] = ("track", "stop", "follow", "find")
@@ -139,12 +142,13 @@ class CommandVocabulary:
     def content_words(self) -> FrozenSet[str]:
         """Single vocabulary words (+ plurals) a mis-heard word may be snapped to."""
         out = set(COMMAND_WORDS)
-        for words in self.groups.values():
+        for key, words in self.groups.items():
+            nouns = key in NOUN_GROUPS
             for phrase in words:
                 for w in str(phrase).lower().replace("_", " ").replace("-", " ").split():
                     if w.isalpha():
                         out.add(w)
-                        if len(w) > 2:
+                        if nouns and len(w) > 2 and w not in ("people", "person"):
                             out.add(_plural(w))
         return frozenset(out)
 
