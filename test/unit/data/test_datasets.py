@@ -220,3 +220,18 @@ def test_refer_kitti_reader_and_writer(tmp_path):
     (tmp_path / "KITTI" / "labels_with_ids" / "image_02" / "0005" / "000001.txt").write_text("0 3 0.1 0.2 0.3\n")
     with pytest.raises(DatasetFormatError, match=r"000001\.txt:1: expected at least 6"):
         read_refer_kitti(tmp_path, "0005")
+
+
+def test_layout_detection(tmp_path):
+    from vl_tracking_ros.data.datasets import detect_layout, read_sot_sequence
+
+    lasot = _lasot(tmp_path / "lasot")
+    assert detect_layout(lasot) == "lasot" and len(read_sot_sequence(lasot)) == 4
+    vis = tmp_path / "ve"
+    _write_frames(vis / "vis_imgs", ["frame0000.bmp"])
+    _write_frames(vis / "event_imgs", ["frame0000.bmp"])
+    (vis / "groundtruth.txt").write_text("1,1,4,4\n")
+    assert detect_layout(vis) == "visevent" and read_sot_sequence(vis).dataset == "visevent"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetFormatError, match="not a known single-object layout"):
+        read_sot_sequence(tmp_path / "empty")
