@@ -329,8 +329,11 @@ class MultiStreamSynchronizer:
         while self._rgb:
             stamp, rgb, arrived = self._rgb[0]
             waited_out = wall is not None and arrived is not None and wall - arrived >= self.max_wait_ns
-            if not waited_out and not all(self._ready(s, stamp, clock) for s in self._streams.values()):
+            ready = all(self._ready(s, stamp, clock) for s in self._streams.values())
+            if not ready and not waited_out:
                 break
+            if not ready:
+                self._rgb_counts["released_by_wall_clock"] += 1
             self._rgb.popleft()
             sample = SyncedSample(stamp, rgb)
             missing = []
@@ -382,8 +385,9 @@ class MultiStreamSynchronizer:
         """Per stream: ``rate_hz`` (stamp-time receive rate), ``last_stamp_ns``,
         ``silent``, ``queued`` and counters (``received``, ``matched``,
         ``missing``, ``duplicate``, ``out_of_order``, ``overflow``,
-        ``went_silent``, ``resumed``...). ``rgb`` adds ``pending`` and
-        ``emitted``."""
+        ``went_silent``, ``resumed``...). ``rgb`` adds ``pending``,
+        ``emitted`` and ``released_by_wall_clock`` (frames that waited the
+        full ``max_wait_ns`` of wall time for a late stream)."""
         clock = self._clock if now_ns is None else max(int(now_ns), self._clock or 0)
         out: Dict[str, Dict[str, Any]] = {
             "rgb": {"rate_hz": round(self._rgb_rate.rate_hz(), 3), "last_stamp_ns": self._rgb_last,

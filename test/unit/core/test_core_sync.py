@@ -155,6 +155,7 @@ def test_wall_clock_releases_a_waiting_frame():
     now[0] = 31 * MS
     out = s.pop_ready()
     assert len(out) == 1 and out[0].streams["depth"] == "d"
+    assert s.status()["rgb"]["released_by_wall_clock"] == 1
 
 
 def test_status_rates_and_reset():
