@@ -22,6 +22,9 @@ from .language import Expression, describe_multi, describe_single, position_word
 from .render import SceneRenderer, depth_sensor, luminance, rgb_sensor, thermal_sensor
 from .scene import ClipConfig, Scene, sample_scene
 
+#: event background-activity noise multiplier at night
+NIGHT_EVENT_NOISE_FACTOR = 4.0
+
 #: stamp of frame 0 (ns since the epoch; a fixed date keeps bags reproducible)
 BASE_STAMP_NS = 1_700_000_000 * 10**9
 
@@ -306,7 +309,9 @@ def render_clip(config: ClipConfig, seed: int, name: Optional[str] = None) -> Cl
             lum_truth = truth if cfg.motion_blur <= 0 else renderer.truth(float(i), full=False)
             log_now = log_intensity(luminance(lum_truth.albedo_rgb))
             if sim is None:
-                sim = EventSimulator(log_now, ev_threshold, cfg.event_noise_hz, r_event)
+                # background activity grows in the dark (leakage dominates the photocurrent)
+                noise_hz = cfg.event_noise_hz * (NIGHT_EVENT_NOISE_FACTOR if cfg.lighting == "night" else 1.0)
+                sim = EventSimulator(log_now, ev_threshold, noise_hz, r_event)
             else:
                 t_prev_us = frame_stamp_ns(i - 1, cfg.fps) / 1e3
                 t_now_us = stamp / 1e3
@@ -336,6 +341,11 @@ def render_clip(config: ClipConfig, seed: int, name: Optional[str] = None) -> Cl
     schedule = [(e.start_frame, e.command) for e in expressions]
     if cfg.stop_at_end and expressions:
         schedule.append((expressions[-1].end_frame, "stop"))
+    conditions = cfg.conditions()
+    if expressions:
+        first = gts[expressions[0].start_frame].objects[expressions[0].referent_ids[0]]
+        # what the (first) target really is, for breakdowns by size / speed / category
+        conditions["target"] = {k: first.attrs[k] for k in ("category", "size", "speed", "motion", "temperature")}
     return Clip(name=name or f"clip_{seed}", fps=float(cfg.fps), camera=camera, frames=frames, events=events,
-                gt=gts, expressions=expressions, command_schedule=schedule, conditions=cfg.conditions(),
+                gt=gts, expressions=expressions, command_schedule=schedule, conditions=conditions,
                 seed=seed, config=cfg, homographies=cfg.homographies())
