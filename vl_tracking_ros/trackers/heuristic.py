@@ -259,9 +259,12 @@ class HeuristicLanguageTracker(Tracker):
 
     # ------------------------------------------------------------ contract
     def set_commands(self, queries: Sequence[TargetQuery]) -> None:
+        """Replace the queries. A query that was already active keeps its
+        tracks (IDs survive "also track ..."); new queries start empty."""
+        previous = dict(zip(self._queries, self._tracks))
         self._queries = list(queries)
         self._cues = [parse_cues(q.expression) for q in self._queries]
-        self._tracks = [[] for _ in self._queries]
+        self._tracks = [previous.get(q, []) for q in self._queries]
 
     def clear(self) -> None:
         self.set_commands([])

@@ -153,3 +153,14 @@ def test_cold_band_excludes_the_sky():
     tr.set_commands(parse_command("track the cold box").queries)
     t = tr.step(SensorFrame(image_rgb=img, thermal_k=thermal)).tracks[0]
     assert box_iou(t.box_xyxy, [100, 150, 130, 180]) > 0.8
+
+
+def test_adding_a_query_keeps_existing_ids():
+    tr = _tracker()
+    tr.set_commands(parse_command("track the red car").queries)
+    first = tr.step(SensorFrame(image_rgb=_scene())).tracks[0].track_id
+    active = parse_command("also track the blue block").apply_to(tr.active_commands)
+    tr.set_commands(active)
+    out = tr.step(SensorFrame(image_rgb=_scene()))
+    ids = {t.command: t.track_id for t in out.tracks}
+    assert ids["track the red car"] == first and ids["track the blue block"] != first
