@@ -150,6 +150,8 @@ def _parse_clause(clause: str) -> Tuple[str, TargetQuery]:
     if rest_words and rest_words[0].lower() in _MULTI_WORDS:
         multi = True
         rest_words = rest_words[1:]
+        if len(rest_words) > 1 and rest_words[0].lower() == "of":   # "track all of the people"
+            rest_words = rest_words[1:]
     if not rest_words or not " ".join(rest_words).strip(" .!?\"'"):
         verb = words[i].lower() + (" all" if multi else "")
         example = "red cars" if multi else "the red car"

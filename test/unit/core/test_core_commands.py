@@ -10,6 +10,7 @@ from vl_tracking_ros.core.types import TargetQuery
     ("TRACK The Red Car.", "track", [("the red car", False)]),
     ("track all people walking left", "track", [("people walking left", True)]),
     ("track every drone", "track", [("drone", True)]),
+    ("track all of the people", "track", [("the people", True)]),
     ("track the red car; track all people walking left", "track",
      [("the red car", False), ("people walking left", True)]),
     ("track the dog\ntrack all cats", "track", [("the dog", False), ("cats", True)]),
