@@ -24,6 +24,8 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
     modalities: rendered modalities; the missing X ones have x_present 0,
         exactly as the tracker feeds them.
     """
+    if model.preset.startswith("rmot"):
+        return _rmot_inputs(variant, num_frames, seed, modalities)
     from ..data.scene import ClipConfig
     from ..data.world import render_clip
     from ..models.image_encoder import normalize_image_rgb
@@ -60,6 +62,48 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
             if len(out) >= num_frames:
                 break
     return out
+
+
+def _rmot_inputs(variant: PresetVariant, num_frames: int, seed: int, modalities: tuple) -> List[Dict[str, np.ndarray]]:
+    """rmot-small: ``backbone`` gets preprocessed frames; ``onetrack`` gets
+    W-frame windows of the real backbone's features (+ the thermal channel),
+    exactly as ``ReferringTracker.step`` stacks them."""
+    import torch
+
+    from ..data.scene import ClipConfig
+    from ..data.world import render_clip
+    from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
+
+    if variant.name == "backbone":
+        hw = tuple(variant.example_inputs["image"].shape[-2:])
+    else:
+        cfg = variant.network.onetrack.cfg
+        hw = (cfg.token_hw[0] * 16, cfg.token_hw[1] * 16)
+        window = cfg.window
+        trunk = MultiScaleBackbone().eval()
+    out: List[Dict[str, np.ndarray]] = []
+    clip_seed = seed
+    while len(out) < num_frames:
+        extra = 0 if variant.name == "backbone" else window
+        clip = render_clip(ClipConfig(num_frames=min(30, num_frames - len(out)) + extra, multi_target=True,
+                                      modalities=tuple(modalities)), seed=clip_seed)
+        clip_seed += 1
+        images = [preprocess_rgb(f.image_rgb, hw) for f in clip.frames]
+        if variant.name == "backbone":
+            out.extend({"image": x.numpy()} for x in images)
+            continue
+        with torch.no_grad():
+            feats = [trunk(x) for x in images]
+        for end in range(window, len(feats) + 1):
+            sl = feats[end - window:end]
+            w8 = torch.stack([f8[0] for f8, _ in sl])[None]
+            w16 = torch.stack([f16[0] for _, f16 in sl])[None]
+            if cfg.thermal_input:
+                th8 = torch.stack([torch.from_numpy(thermal_channel(f.thermal_k, tuple(w8.shape[-2:])))
+                                   for f in clip.frames[end - window:end]])[None]
+                w16, w8 = with_thermal(w16, w8, th8)
+            out.append({"f16_window": w16.numpy(), "f8_window": w8.numpy()})
+    return out[:num_frames]
 
 
 def batches(samples: List[Dict[str, np.ndarray]], batch_size: int) -> Iterator[Dict[str, np.ndarray]]:

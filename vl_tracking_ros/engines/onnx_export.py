@@ -8,12 +8,13 @@ TensorRT builder and the onnxruntime backend can check what they load.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -46,6 +47,23 @@ class OnnxExport:
     output_names: Tuple[str, ...]
     model_hash: str
     metadata: EngineMetadata
+
+
+@contextlib.contextmanager
+def _mha_fastpath_disabled() -> Iterator[None]:
+    """nn.TransformerEncoderLayer / MultiheadAttention take a fused inference
+    fast path (``aten::_transformer_encoder_layer_fwd``) that has no ONNX
+    symbolic; trace the composite ops instead (same math)."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None or not hasattr(mha, "set_fastpath_enabled"):
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
 
 
 def export_onnx(network: nn.Module, out_path: os.PathLike, *, model_name: str = "network",
@@ -88,7 +106,7 @@ def export_onnx(network: nn.Module, out_path: os.PathLike, *, model_name: str = 
             warnings.filterwarnings("ignore", message=".*will be removed.*")
             # shape asserts inside torch's own modules; parity tests at other batch sizes catch real ones
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            with torch.no_grad():
+            with torch.no_grad(), _mha_fastpath_disabled():
                 torch.onnx.export(io.wrapped, args, str(out_path), dynamo=False, opset_version=int(opset),
                                   input_names=in_names, output_names=out_names, dynamic_axes=dynamic_axes,
                                   do_constant_folding=True)

@@ -21,7 +21,7 @@ LOG = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: presets with an exportable per-frame network
-EXPORTABLE_PRESETS = ("mvlm-small", "mvlm-large")
+EXPORTABLE_PRESETS = ("mvlm-small", "mvlm-large", "rmot-small")
 
 
 class PresetNotExportableError(ValueError):
@@ -106,10 +106,82 @@ def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
                        {"params": sum(p.numel() for p in net.parameters()), "text_encoder_dim": text.dim})
 
 
+class RmotBackboneNetwork(nn.Module):
+    """rmot-small's per-frame trunk: image (B,3,H,W) f32 normalised ->
+    f8 (B,40,H/8,W/8), f16 (B,112,H/16,W/16) f32 (run once per new frame)."""
+
+    def __init__(self, backbone: nn.Module, input_hw: Sequence[int]) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.input_hw = tuple(int(v) for v in input_hw)
+
+    def example_inputs(self, batch_size: int = 1) -> Dict[str, torch.Tensor]:
+        return {"image": torch.zeros(batch_size, 3, *self.input_hw)}
+
+    def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
+        f8, f16 = self.backbone(image)
+        return {"f8": f8, "f16": f16}
+
+
+class RmotWindowNetwork(nn.Module):
+    """rmot-small's OneTrack-M on the newest frame of a W-frame feature window:
+    f16_window (B,W,C16,h,w), f8_window (B,W,C8,2h,2w) f32 (thermal channel
+    appended when the preset uses it) -> head maps of the newest frame
+    (B,C,2h,2w) each. FlexHook (variable track count) stays in torch."""
+
+    def __init__(self, onetrack: nn.Module) -> None:
+        super().__init__()
+        self.onetrack = onetrack
+
+    def example_inputs(self, batch_size: int = 1) -> Dict[str, torch.Tensor]:
+        cfg = self.onetrack.cfg
+        h, w = cfg.token_hw
+        return {"f16_window": torch.zeros(batch_size, cfg.window, cfg.channels_16, h, w),
+                "f8_window": torch.zeros(batch_size, cfg.window, cfg.channels_8, 2 * h, 2 * w)}
+
+    def forward(self, f16_window: torch.Tensor, f8_window: torch.Tensor) -> Dict[str, torch.Tensor]:
+        out = self.onetrack.forward_features(f16_window, f8_window, last_only=True)
+        return {k: v[:, 0] for k, v in out.items()}
+
+
+def _rmot(preset: str, weights_dir: Optional[str]) -> PresetModel:
+    from ..models.onetrack_backbone import MultiScaleBackbone
+    from ..models.text_encoder import build_text_encoder
+    from ..trackers import referring_tracker as rt
+
+    cfg_path = REPO_ROOT / "config" / "models" / f"{preset}.yaml"
+    data = rt.load_yaml_config(str(cfg_path))
+    cfg = rt.model_config_from_dict(data.get("model", {}))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        models = rt.RmotModels(cfg).eval()
+    wfile = Path(weights_dir or REPO_ROOT / "weights") / f"{preset}.safetensors"
+    loaded = None
+    if wfile.is_file():
+        rt.load_weights(models, str(wfile), preset)
+        loaded = str(wfile)
+    else:
+        LOG.warning("%s: no trained weights at %s; using untrained weights (speed is unaffected)", preset, wfile)
+    text = build_text_encoder(cfg.text_encoder, cfg.max_text_tokens)
+
+    def encode(texts: Sequence[str]) -> Dict[str, np.ndarray]:
+        tokens, mask = text(list(texts))
+        return {"text_tokens": tokens.numpy(), "text_mask": mask.numpy()}
+
+    trunk = RmotBackboneNetwork(MultiScaleBackbone(), cfg.input_hw).eval()
+    window = RmotWindowNetwork(models.onetrack).eval()
+    variants = [PresetVariant("backbone", trunk, trunk.example_inputs(1)),
+                PresetVariant("onetrack", window, window.example_inputs(1))]
+    return PresetModel(preset, variants, encode, loaded,
+                       {"params": sum(p.numel() for p in models.parameters()), "text_encoder_dim": text.dim})
+
+
 def load_preset_model(preset: str, weights_dir: Optional[str] = None) -> PresetModel:
     """Per-frame network variants + text encoder of ``preset`` (CPU, eval mode)."""
     if preset in ("mvlm-small", "mvlm-large"):
         return _mvlm(preset, weights_dir)
+    if preset == "rmot-small":
+        return _rmot(preset, weights_dir)
     raise PresetNotExportableError(
         f"preset {preset!r} has no exportable per-frame network; exportable presets: {', '.join(EXPORTABLE_PRESETS)}")
 

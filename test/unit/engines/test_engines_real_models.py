@@ -106,3 +106,18 @@ def test_text_path_feeds_the_engine(model, exported):
 def test_presets_without_a_network_are_refused():
     with pytest.raises(PresetNotExportableError, match="exportable presets: mvlm-small"):
         load_preset_model("heuristic")
+
+
+def test_rmot_small_networks_export_with_parity(tmp_path):
+    """The referring tracker's per-frame networks (trunk, OneTrack-M window) export too."""
+    args = Namespace(model="rmot-small", format="onnx", fp16=False, int8=False, out=str(tmp_path), variants=None,
+                     weights_dir=None, opset=17, fixed_batch=0, max_batch=8, opt_batch=1, workspace_mb=2048,
+                     calibration_frames=0, device="cuda", parity_frames=1, json=str(tmp_path / "summary.json"))
+    assert cli_export.run(args) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [f["variant"] for f in summary["files"]] == ["backbone", "onetrack"]
+    for f in summary["files"]:
+        onnx.checker.check_model(onnx.load(f["onnx"]))
+        # trunk features reach ~30, head maps ~1: both well inside float32 reordering noise
+        assert max(f["parity_max_abs_diff"].values()) < (2e-3 if f["variant"] == "backbone" else 1e-4)
+    assert "heatmap" in summary["files"][1]["outputs"]
