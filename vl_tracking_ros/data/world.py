@@ -160,6 +160,26 @@ class Clip:
         obj = self.gt[frame_index].objects[expr.referent_ids[0]]
         return obj.box_xyxy if obj.visible else None
 
+    def digest(self) -> str:
+        """SHA-256 hex of every frame, event, box and the schedule: equal
+        digests mean identical clips (for determinism checks and caches)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for f in self.frames:
+            for arr in (f.image_rgb, f.depth_m, f.thermal_k, f.event_frame):
+                if arr is not None:
+                    h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(str(f.stamp_ns).encode())
+        for b in self.events:
+            for arr in (b.x_px, b.y_px, b.t_us, b.polarity):
+                h.update(np.ascontiguousarray(arr).tobytes())
+        for g in self.gt:
+            for oid, o in sorted(g.objects.items()):
+                h.update(np.int64(oid).tobytes() + o.box_xyxy.tobytes() + np.float64(o.visibility).tobytes())
+        h.update(repr(self.command_schedule).encode())
+        return h.hexdigest()
+
     def gt_dict(self) -> Dict[str, object]:
         """All ground truth, expressions and the schedule as JSON-friendly data."""
         return {

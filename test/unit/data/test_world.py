@@ -215,3 +215,24 @@ def test_homography_knob_validation():
     clip = render_clip(ClipConfig(**SMALL, modalities=("rgb", "thermal"),
                                   x_homographies=(("thermal", (1, 0, 2, 0, 1, 0, 0, 0, 1)),)), 0)
     assert clip.conditions["aligned"] is False and clip.homographies["thermal"][0, 2] == 2
+
+
+def test_same_bytes_in_another_process():
+    """No dependence on hash seeds or process state: a fresh interpreter with
+    another PYTHONHASHSEED renders the same clip."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.path.insert(0, '.');"
+            "from vl_tracking_ros.data.scene import ClipConfig; from vl_tracking_ros.data.world import render_clip;"
+            "c = render_clip(ClipConfig(width=96, height=72, num_frames=6, target_switches=1, relation_prob=0.5), 77);"
+            "print(c.digest())")
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    here = render_clip(ClipConfig(width=96, height=72, num_frames=6, target_switches=1, relation_prob=0.5), 77)
+    assert out.stdout.strip() == here.digest()
+    assert here.digest() != render_clip(ClipConfig(width=96, height=72, num_frames=6), 78).digest()
