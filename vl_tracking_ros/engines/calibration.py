@@ -85,7 +85,7 @@ def _rmot_inputs(variant: PresetVariant, num_frames: int, seed: int, modalities:
     clip_seed = seed
     while len(out) < num_frames:
         extra = 0 if variant.name == "backbone" else window
-        clip = render_clip(ClipConfig(num_frames=min(30, num_frames - len(out)) + extra, multi_target=True,
+        clip = render_clip(ClipConfig(num_frames=max(2, min(30, num_frames - len(out)) + extra), multi_target=True,
                                       modalities=tuple(modalities)), seed=clip_seed)
         clip_seed += 1
         images = [preprocess_rgb(f.image_rgb, hw) for f in clip.frames]
