@@ -49,6 +49,11 @@ class ModelConfig:
     meme_top_k: experts kept by the soft top-k router.
     use_obj_token: COST's learnable [OBJ] token in the fused sequence.
     contrastive_dim: width of COST's shared embedding for InfoNCE (training only).
+    head_hidden: channels of the heatmap/offset/size head trunk.
+    x_through_base: pass the X tokens through the frozen fusion layers too
+        (XTrack's T_x^l -> T_x^attn -> T_x^l+1). True is faithful but doubles
+        the fusion cost; False keeps the X tokens at their patch embedding
+        (the CPU preset's choice).
     """
 
     backbone: str = "efficientnet-lite0"
@@ -67,6 +72,8 @@ class ModelConfig:
     meme_top_k: int = 2
     use_obj_token: bool = True
     contrastive_dim: int = 128
+    head_hidden: int = 96
+    x_through_base: bool = True
 
     stride: int = 16  # token stride of the image backbone (fixed by the trunk)
 
@@ -113,6 +120,7 @@ def config_from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = 
                 and isinstance(value, (int, float)) and not isinstance(value, bool))
             or (isinstance(ref, str) and isinstance(value, str))
             or (isinstance(ref, list) and isinstance(value, list))
+            or (isinstance(ref, dict) and isinstance(value, dict))
             or ref is None
         )
         if not ok:

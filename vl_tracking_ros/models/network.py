@@ -20,13 +20,14 @@ Outputs (dict of tensors)
   corr (B, h, w) vision-language correlation in [-1, 1],
   router_probs (B, M) mean router mass per X modality of this network,
   x_share (B,) fraction of the fused image-token energy contributed by MeME,
-  plus training-time tensors: vis_tokens (B, N, d) unit (MVLM v_x),
+  plus, in training mode only, the tensors the losses need: vis_tokens (B, N, d) unit (MVLM v_x),
   text_unit (B, d) (MVLM u_t), con_vis_tokens (B, N, c) / con_text (B, c)
   (COST pre-fusion contrastive embeddings), router_probs_tokens
   (B, 2*layers, N, E), router_topk (B, 2*layers, N, E).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Dict, List, Optional
 
 import torch
@@ -38,6 +39,10 @@ from .fusion import OneStageFusion, sine_position_encoding_2d
 from .heads import CenterHead, CorrelationHead
 from .image_encoder import build_image_encoder
 from .meme import MeME, modality_group_probs
+
+
+#: outputs returned in eval mode (what trackers and exported engines use)
+INFERENCE_OUTPUTS = ("heatmap_logits", "offset", "size", "corr", "router_probs", "x_share")
 
 
 class XPatchEmbed(nn.Module):
@@ -94,7 +99,7 @@ class LanguageTrackingNetwork(nn.Module):
         self.img_proj = nn.Sequential(nn.Linear(self.image_encoder.out_channels, d), nn.LayerNorm(d))
         self.text_proj = nn.Sequential(nn.Linear(text_dim, d), nn.LayerNorm(d))
         self.fusion = OneStageFusion(d, cfg.num_heads, cfg.num_layers, cfg.ffn_dim, cfg.use_obj_token)
-        self.head = CenterHead(d, use_obj=cfg.use_obj_token)
+        self.head = CenterHead(d, hidden=cfg.head_hidden, use_obj=cfg.use_obj_token)
         self.corr_head = CorrelationHead(d)
         # COST contrastive alignment projections (training only, pre-fusion)
         self.con_vis = nn.Linear(d, cfg.contrastive_dim)
@@ -113,6 +118,11 @@ class LanguageTrackingNetwork(nn.Module):
         frozen backbone and the MeME/X branch."""
         skip = ("image_encoder.", "x_embed.", "meme_attn.", "meme_ffn.")
         return [p for n, p in self.named_parameters() if not n.startswith(skip) and p.requires_grad]
+
+    def base_parameters_all(self):
+        """RGB-base parameters regardless of their current requires_grad."""
+        skip = ("image_encoder.", "x_embed.", "meme_attn.", "meme_ffn.")
+        return [p for n, p in self.named_parameters() if not n.startswith(skip)]
 
     def meme_parameters(self):
         """MeME + X patch embedding parameters (stage 2; base frozen)."""
@@ -155,7 +165,8 @@ class LanguageTrackingNetwork(nn.Module):
                 seq = seq + a + F.pad(m_out, (0, 0, n0, 0))
                 x_energy = x_energy + m_out.norm(dim=-1).mean(1)
                 probs_all.append(aux["probs"]); topk_all.append(aux["topk_mask"])
-                xt = xt + layer.attention(xt)
+                if self.cfg.x_through_base:
+                    xt = xt + layer.attention(xt)
             else:
                 seq = seq + a
             f = layer.feedforward(seq)
@@ -165,7 +176,8 @@ class LanguageTrackingNetwork(nn.Module):
                 seq = seq + f + F.pad(m_out, (0, 0, n0, 0))
                 x_energy = x_energy + m_out.norm(dim=-1).mean(1)
                 probs_all.append(aux["probs"]); topk_all.append(aux["topk_mask"])
-                xt = xt + layer.feedforward(xt)
+                if self.cfg.x_through_base:
+                    xt = xt + layer.feedforward(xt)
             else:
                 seq = seq + f
         seq = self.fusion.norm(seq)
@@ -193,18 +205,23 @@ class LanguageTrackingNetwork(nn.Module):
         else:
             out["router_probs"] = img0.new_zeros(b, n_mod)
             out["x_share"] = img0.new_zeros(b)
+        if not self.training:  # inference/export: only what the tracker reads
+            return {k: out[k] for k in INFERENCE_OUTPUTS}
         return out
 
-    def example_inputs(self, batch: int = 1, local: bool = True, device=None):
-        """Fixed-shape example inputs for tracing/export:
-        (image, text_tokens, text_mask, x_images, x_present)."""
+    def example_inputs(self, batch_size: int = 1, local: bool = True, device=None) -> "OrderedDict[str, torch.Tensor]":
+        """Ordered name -> fixed-shape example tensor for tracing/export
+        (``engines.base`` convention): image, text_tokens, text_mask,
+        x_images, x_present. ``local`` picks the ROI size, else the global size."""
         h, w = (self.cfg.local_size, self.cfg.local_size) if local else tuple(self.cfg.global_size_hw)
         q = self.cfg.x_downsample
         text_dim = self.text_proj[0].in_features
-        image = torch.zeros(batch, 3, h, w, device=device)
-        tokens = torch.zeros(batch, self.cfg.max_text_tokens, text_dim, device=device)
-        mask = torch.zeros(batch, self.cfg.max_text_tokens, dtype=torch.bool, device=device)
+        mask = torch.zeros(batch_size, self.cfg.max_text_tokens, dtype=torch.bool, device=device)
         mask[:, :4] = True
-        x_images = torch.zeros(batch, self.cfg.x_channels, h // q, w // q, device=device)
-        x_present = torch.zeros(batch, len(X_MODALITY_ORDER), device=device)
-        return image, tokens, mask, x_images, x_present
+        return OrderedDict([
+            ("image", torch.zeros(batch_size, 3, h, w, device=device)),
+            ("text_tokens", torch.zeros(batch_size, self.cfg.max_text_tokens, text_dim, device=device)),
+            ("text_mask", mask),
+            ("x_images", torch.zeros(batch_size, self.cfg.x_channels, h // q, w // q, device=device)),
+            ("x_present", torch.zeros(batch_size, len(X_MODALITY_ORDER), device=device)),
+        ])

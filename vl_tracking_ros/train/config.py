@@ -1,0 +1,117 @@
+"""Training recipe (the ``train:`` section of ``config/models/<preset>.yaml``)
+and the preset YAML loader."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Tuple
+
+import yaml
+
+from ..models.config import ModelConfig, config_from_dict
+from ..models.errors import ModelConfigError
+from ..models.gating import GateConfig
+
+
+@dataclass
+class TrainConfig:
+    """How the shipped weights are trained (fixed seed -> reproducible).
+
+    seed: torch/numpy seed and the WORLD training stream id.
+    num_clips, frames_per_clip, frame_stride: data volume. More clips = more
+        variety (better generalisation), linear render + backbone cost.
+    mix: suite sampler -> weight for ``data.suites.training_clips``.
+    extra_expressions: extra objects described per frame (language
+        discrimination; one cached backbone pass serves all of them).
+    roi_scale, min_roi_px: local ROI geometry (match the gate's).
+    jitter_shift: max centre shift of a local crop, fraction of the ROI side
+        (bigger trains recovery from drift; too big = target often outside).
+    jitter_scale: max log2 scale jitter of the ROI side.
+    distractor_roi_prob: fraction of local crops centred on a distractor
+        (target often absent: teaches "not here", which drives relocalization).
+    stage1_steps / stage2_steps: optimiser steps of the RGB base and MeME.
+    batch_size, lr, weight_decay: AdamW settings.
+    w_cm, cm_tau, cm_topk: MVLM L_CM weight, temperature, hardest-K.
+    w_con, con_temperature: COST InfoNCE weight and temperature.
+    w_moe, moe_balance: XTrack L_moe weight and balance-loss lambda.
+    ckpt_every: steps between checkpoints (resumable).
+    num_threads: torch CPU threads.
+    val_frac: fraction of frames held out for validation metrics.
+    """
+
+    seed: int = 0
+    num_clips: int = 240
+    frames_per_clip: int = 33
+    frame_stride: int = 3
+    mix: Dict[str, float] = field(default_factory=lambda: {"sot-day": 0.3, "sot-night": 0.3, "switch": 0.2,
+                                                           "small-fast": 0.2})
+    extra_expressions: int = 2
+    roi_scale: float = 4.0
+    min_roi_px: float = 96.0
+    jitter_shift: float = 0.25
+    jitter_scale: float = 0.4
+    distractor_roi_prob: float = 0.15
+    stage1_steps: int = 2500
+    stage2_steps: int = 1500
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    w_cm: float = 1.0
+    cm_tau: float = 0.1
+    cm_topk: int = 16
+    w_con: float = 0.2
+    con_temperature: float = 0.07
+    w_moe: float = 0.1
+    moe_balance: float = 0.01
+    ckpt_every: int = 250
+    num_threads: int = 2
+    val_frac: float = 0.05
+
+
+@dataclass
+class PresetConfig:
+    """A whole preset YAML: name, model, gating, train, plus its file hash."""
+
+    preset: str
+    model: ModelConfig
+    gating: GateConfig
+    train: TrainConfig
+    path: str = ""
+    recipe_hash: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"preset": self.preset, "model": asdict(self.model), "gating": asdict(self.gating),
+                "train": asdict(self.train)}
+
+
+def preset_yaml_path(preset: str) -> str:
+    """config/models/<preset>.yaml of this source tree."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(root, "config", "models", f"{preset}.yaml")
+
+
+def load_preset_config(path: str) -> PresetConfig:
+    """Parse and validate a preset YAML (unknown keys -> ModelConfigError)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"preset config {path} does not exist")
+    with open(path, "r", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"{path}: top level must be a mapping")
+    unknown = sorted(set(data) - {"preset", "model", "gating", "train"})
+    if unknown:
+        raise ModelConfigError(f"{path}: unknown top-level key(s) {unknown}; valid: preset, model, gating, train")
+    if "preset" not in data:
+        raise ModelConfigError(f"{path}: missing 'preset'")
+    cfg = PresetConfig(
+        preset=str(data["preset"]),
+        model=config_from_dict(ModelConfig, data.get("model"), f"{path}:model"),
+        gating=config_from_dict(GateConfig, data.get("gating"), f"{path}:gating"),
+        train=config_from_dict(TrainConfig, data.get("train"), f"{path}:train"),
+        path=path,
+    )
+    payload = json.dumps({"model": asdict(cfg.model), "train": asdict(cfg.train)}, sort_keys=True)
+    cfg.recipe_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return cfg

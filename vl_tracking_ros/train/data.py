@@ -1,0 +1,205 @@
+"""Training samples from the synthetic world, with the frozen backbone's
+features cached (the backbone and text encoder are frozen, so every crop is
+encoded once and the fusion/heads/MeME train for many steps on the cache).
+
+Per sampled frame of a WORLD training clip (``data.suites.training_clips``,
+seeds disjoint from every evaluation suite):
+
+* one **global** search input (whole image -> ``global_size_hw``), shared by
+  every expression of the frame;
+* expressions: the clip's active command (switch clips give several targets
+  over time) plus up to ``extra_expressions`` other objects described with
+  the WORLD language generator (``data.language.describe_single``);
+* per expression one **local ROI** crop around its target, jittered in
+  centre and scale (or, with ``distractor_roi_prob``, around a distractor so
+  the target is often absent) -- both MVLM gate branches are trained.
+
+X crops (depth/thermal/event, 1/q resolution) are cached next to every
+crop; night clips make them matter.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..models.image_encoder import normalize_image_rgb
+from ..models.search_region import crop_rgb, crop_x, global_region, local_region
+from ..models.text_encoder import TextEncoder
+from .config import PresetConfig
+
+#: bumped when the sampling below changes (recorded in the weights manifest)
+DATA_VERSION = "world-train-v1"
+
+
+@dataclass
+class FeatureCache:
+    """Cached training samples (CPU tensors).
+
+    g_feats (F, C, hg, wg) float16 global backbone features; g_x (F, 4, .., ..)
+    float16; g_present (F, 3); frame_night (F,) bool; frame_val (F,) bool.
+    Per sample s (one expression in one frame): s_frame (S,) long,
+    s_text (S,) long, s_gbox (S, 4) global-crop box, s_gvis (S,) bool,
+    l_feats (S, C, hl, wl) float16, l_x, l_present, s_lbox (S, 4), s_lvis (S,).
+    texts: list of strings; t_tokens (T, L, D) float16, t_mask (T, L) bool.
+    """
+
+    g_feats: torch.Tensor
+    g_x: torch.Tensor
+    g_present: torch.Tensor
+    frame_night: torch.Tensor
+    frame_val: torch.Tensor
+    s_frame: torch.Tensor
+    s_text: torch.Tensor
+    s_gbox: torch.Tensor
+    s_gvis: torch.Tensor
+    l_feats: torch.Tensor
+    l_x: torch.Tensor
+    l_present: torch.Tensor
+    s_lbox: torch.Tensor
+    s_lvis: torch.Tensor
+    texts: List[str]
+    t_tokens: torch.Tensor
+    t_mask: torch.Tensor
+
+    def save(self, path: str) -> None:
+        torch.save({k: getattr(self, k) for k in self.__dataclass_fields__}, path)
+
+    @classmethod
+    def load(cls, path: str) -> "FeatureCache":
+        return cls(**torch.load(path, map_location="cpu", weights_only=False))
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.s_frame.shape[0])
+
+
+def _language_view(gt, width: int, height: int):
+    """(objects attrs with in_view / ambiguity flags, boxes) as the WORLD
+    language module expects them."""
+    from ..data.language import position_words
+
+    objects, boxes = {}, {}
+    for oid, o in gt.objects.items():
+        full = o.full_box_xyxy if o.full_box_xyxy is not None else o.box_xyxy
+        _, _, h_amb, v_amb = position_words(full, width, height)
+        objects[oid] = dict(o.attrs, in_view=o.in_view and o.visibility > 0.3, hpos_ambiguous=h_amb,
+                            vpos_ambiguous=v_amb)
+        boxes[oid] = full
+    return objects, boxes
+
+
+def _visible_center_in(box_crop: np.ndarray, out_hw) -> bool:
+    cx = 0.5 * (box_crop[0] + box_crop[2]); cy = 0.5 * (box_crop[1] + box_crop[3])
+    return 0 <= cx < out_hw[1] and 0 <= cy < out_hw[0]
+
+
+class _Batcher:
+    """Runs the frozen backbone over queued crops in batches."""
+
+    def __init__(self, encoder, batch: int = 32):
+        self.encoder = encoder
+        self.batch = batch
+        self.queue: List[np.ndarray] = []
+        self.out: List[torch.Tensor] = []
+
+    def add(self, image_chw: np.ndarray) -> None:
+        self.queue.append(image_chw)
+        if len(self.queue) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        with torch.no_grad():
+            feats = self.encoder(torch.from_numpy(np.stack(self.queue)))
+        self.out.append(feats.to(torch.float16))
+        self.queue = []
+
+    def result(self) -> torch.Tensor:
+        self.flush()
+        return torch.cat(self.out) if self.out else torch.zeros(0)
+
+
+def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, progress: bool = True,
+                num_clips: Optional[int] = None) -> FeatureCache:
+    """Render WORLD training clips and cache backbone features of every crop."""
+    from ..data.language import describe_single
+    from ..data.suites import training_clips
+
+    mc, tc = cfg.model, cfg.train
+    rng = np.random.default_rng(tc.seed + 12345)
+    q = mc.x_downsample
+    n_clips = int(num_clips if num_clips is not None else tc.num_clips)
+    g_batch, l_batch = _Batcher(image_encoder), _Batcher(image_encoder)
+    g_x, g_present, night, val = [], [], [], []
+    s_frame, s_text, s_gbox, s_gvis, l_x, l_present, s_lbox, s_lvis = [], [], [], [], [], [], [], []
+    text_ids: Dict[str, int] = {}
+    n_val_clips = max(1, int(round(n_clips * tc.val_frac)))
+    clips = training_clips(tc.seed, n_clips, mix=tc.mix, progress=progress, num_frames=tc.frames_per_clip,
+                           modalities=("rgb", "depth", "thermal", "event"))
+    for ci, clip in enumerate(clips):
+        is_val = ci >= n_clips - n_val_clips
+        is_night = clip.conditions.get("lighting") in ("night",)
+        H, W = clip.frames[0].height, clip.frames[0].width
+        for fi in range(int(rng.integers(0, tc.frame_stride)), clip.num_frames, tc.frame_stride):
+            frame, gt = clip.frames[fi], clip.gt[fi]
+            targets = []  # (obj_id, text)
+            expr = clip.active_expression(fi)
+            if expr is not None and not expr.multi:
+                targets.append((expr.referent_ids[0], expr.text))
+            if tc.extra_expressions > 0:
+                objects, boxes = _language_view(gt, W, H)
+                others = [oid for oid, o in gt.objects.items()
+                          if o.in_view and o.visibility >= 0.5 and oid not in [t[0] for t in targets]]
+                rng.shuffle(others)
+                for oid in others[: tc.extra_expressions]:
+                    res = describe_single(oid, objects, boxes, rng, 0.15)
+                    if res is not None:
+                        targets.append((oid, res[4]))
+            if not targets:
+                continue
+            fidx = len(g_x)
+            region = global_region((H, W), mc.global_size_hw)
+            g_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, region)))
+            xg, pg = crop_x(region, q, frame.depth_m, frame.thermal_k, frame.event_frame)
+            g_x.append(xg.astype(np.float16)); g_present.append(pg); night.append(is_night); val.append(is_val)
+            for oid, text in targets:
+                o = gt.objects[oid]
+                box = o.box_xyxy.astype(np.float32)
+                vis = bool(o.in_view and o.visibility > 0.1)
+                gbox = region.image_to_crop(box)[0]
+                tid = text_ids.setdefault(text, len(text_ids))
+                # local ROI: jittered around the target, or around a distractor
+                anchor = box
+                if rng.random() < tc.distractor_roi_prob:
+                    dis = [d for d, od in gt.objects.items() if d != oid and od.in_view]
+                    if dis:
+                        anchor = gt.objects[dis[int(rng.integers(len(dis)))]].box_xyxy
+                bw, bh = max(anchor[2] - anchor[0], 2.0), max(anchor[3] - anchor[1], 2.0)
+                side = max(tc.roi_scale * math.sqrt(bw * bh), tc.min_roi_px) * 2 ** rng.uniform(-tc.jitter_scale, tc.jitter_scale)
+                cx = 0.5 * (anchor[0] + anchor[2]) + rng.uniform(-1, 1) * tc.jitter_shift * side
+                cy = 0.5 * (anchor[1] + anchor[3]) + rng.uniform(-1, 1) * tc.jitter_shift * side
+                lreg = local_region(np.array([cx - 1, cy - 1, cx + 1, cy + 1]), mc.local_size, 1.0, side)
+                l_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, lreg)))
+                xl, pl = crop_x(lreg, q, frame.depth_m, frame.thermal_k, frame.event_frame)
+                lbox = lreg.image_to_crop(box)[0]
+                s_frame.append(fidx); s_text.append(tid)
+                s_gbox.append(gbox); s_gvis.append(vis and _visible_center_in(gbox, region.out_hw))
+                l_x.append(xl.astype(np.float16)); l_present.append(pl)
+                s_lbox.append(lbox); s_lvis.append(vis and _visible_center_in(lbox, lreg.out_hw))
+    texts = [t for t, _ in sorted(text_ids.items(), key=lambda kv: kv[1])]
+    enc = text_encoder.encode_batch(texts)
+    return FeatureCache(
+        g_feats=g_batch.result(), g_x=torch.from_numpy(np.stack(g_x)), g_present=torch.from_numpy(np.stack(g_present)),
+        frame_night=torch.tensor(night), frame_val=torch.tensor(val),
+        s_frame=torch.tensor(s_frame, dtype=torch.long), s_text=torch.tensor(s_text, dtype=torch.long),
+        s_gbox=torch.from_numpy(np.stack(s_gbox)), s_gvis=torch.tensor(s_gvis),
+        l_feats=l_batch.result(), l_x=torch.from_numpy(np.stack(l_x)), l_present=torch.from_numpy(np.stack(l_present)),
+        s_lbox=torch.from_numpy(np.stack(s_lbox)), s_lvis=torch.tensor(s_lvis),
+        texts=texts, t_tokens=torch.from_numpy(np.stack([e.tokens for e in enc])).to(torch.float16),
+        t_mask=torch.from_numpy(np.stack([e.mask for e in enc])),
+    )

@@ -1,0 +1,182 @@
+"""Two-stage training of the language tracker (MVLM + COST + XTrack).
+
+Stage 1 (RGB base): fusion, heads, projections, [OBJ] token trained with
+    L = L_track + w_cm * L_CM + w_con * L_InfoNCE      (MVLM Eq. L_total; COST)
+Stage 2 (MeME): the RGB base is frozen (XTrack), only the X patch embedding
+    and the MeME modules train, each sample with one X modality (XTrack
+    trains on one RGB-X pair at a time):
+    L = L_track + w_cm * L_CM + w_moe * (L_cls + lambda * L_balance)
+
+Both stages read the :class:`FeatureCache`, half global / half local search
+samples per batch, checkpoint every ``ckpt_every`` steps and resume from the
+last checkpoint. Seeds are fixed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from ..models.config import X_MODALITY_ORDER
+from ..models.network import LanguageTrackingNetwork
+from .config import PresetConfig
+from .data import FeatureCache
+from .losses import contrastive_loss, correlation_margin_loss, moe_loss, tracking_loss
+
+LOG = logging.getLogger(__name__)
+
+
+def make_batch(cache: FeatureCache, idx: np.ndarray, local: np.ndarray, rng: np.random.Generator,
+               with_x: bool, x_modalities) -> Dict[str, torch.Tensor]:
+    """Assemble one batch. ``local[i]`` picks the local crop of sample idx[i],
+    else its frame's global crop. Global and local samples are kept as two
+    sub-batches (different grid sizes): returns {"g": {...}, "l": {...}}."""
+    out = {}
+    for key, sel in (("g", idx[~local]), ("l", idx[local])):
+        if len(sel) == 0:
+            continue
+        t = torch.from_numpy(sel)
+        tid = cache.s_text[t]
+        d = {"text_tokens": cache.t_tokens[tid].float(), "text_mask": cache.t_mask[tid], "text_ids": tid}
+        if key == "g":
+            f = cache.s_frame[t]
+            d["feats"] = cache.g_feats[f].float(); d["boxes"] = cache.s_gbox[t].float(); d["visible"] = cache.s_gvis[t]
+            x, present = cache.g_x[f].float(), cache.g_present[f].clone()
+        else:
+            d["feats"] = cache.l_feats[t].float(); d["boxes"] = cache.s_lbox[t].float(); d["visible"] = cache.s_lvis[t]
+            x, present = cache.l_x[t].float(), cache.l_present[t].clone()
+        if with_x:
+            # one X modality per sample (XTrack: one RGB-X pair at a time)
+            choice = rng.integers(0, len(x_modalities), size=len(sel))
+            keep = torch.zeros_like(present)
+            for i, c in enumerate(choice):
+                keep[i, X_MODALITY_ORDER.index(x_modalities[c])] = 1.0
+            d["x_present"] = present * keep
+            d["x_images"] = x
+            d["modality_label"] = torch.from_numpy(choice.astype(np.int64))
+            d["x_valid"] = d["x_present"].sum(1) > 0
+        out[key] = d
+    return out
+
+
+def compute_losses(net: LanguageTrackingNetwork, batch: Dict[str, Dict[str, torch.Tensor]], cfg: PresetConfig,
+                   stage: int) -> Dict[str, torch.Tensor]:
+    tc = cfg.train
+    stride = cfg.model.stride
+    totals: Dict[str, torch.Tensor] = {}
+    n_all = sum(int(b["feats"].shape[0]) for b in batch.values())
+    for key, b in batch.items():
+        w = b["feats"].shape[0] / n_all
+        out = net.forward_features(b["feats"], b["text_tokens"], b["text_mask"], b.get("x_images"), b.get("x_present"))
+        parts = tracking_loss(out, b["boxes"], b["visible"], stride)
+        parts["cm"] = correlation_margin_loss(out["corr"], b["boxes"], b["visible"], stride, tc.cm_tau, tc.cm_topk)
+        loss = parts["track"] + tc.w_cm * parts["cm"]
+        if stage == 1 and tc.w_con > 0:
+            grid = tuple(out["corr"].shape[1:])
+            parts["con"] = contrastive_loss(out["con_vis_tokens"], out["con_text"], b["boxes"], b["visible"],
+                                            b["text_ids"], grid, stride, tc.con_temperature)
+            loss = loss + tc.w_con * parts["con"]
+        if stage == 2 and "router_probs_tokens" in out:
+            m = moe_loss(out, b["modality_label"], len(net.x_modalities), b["x_valid"], tc.moe_balance)
+            parts.update(m)
+            loss = loss + tc.w_moe * m["moe"]
+        parts["loss"] = loss
+        for k, v in parts.items():
+            totals[k] = totals.get(k, 0.0) + w * v
+    return totals
+
+
+def _set_stage_trainable(net: LanguageTrackingNetwork, stage: int):
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = net.base_parameters_all() if stage == 1 else net.meme_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfig, stage: int, steps: int,
+                ckpt_dir: str, progress: bool = True, resume: bool = True) -> Dict[str, float]:
+    """Train one stage for ``steps`` optimiser steps; returns the mean of the
+    last 50 steps' losses. Resumes from ``ckpt_dir/stage{stage}.pt``."""
+    tc = cfg.train
+    params = _set_stage_trainable(net, stage)
+    opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=max(steps, 1), pct_start=0.1)
+    ckpt_path = os.path.join(ckpt_dir, f"stage{stage}.pt")
+    start = 0
+    rng = np.random.default_rng(tc.seed * 1000 + stage)
+    torch.manual_seed(tc.seed * 1000 + stage)
+    if resume and os.path.isfile(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        net.load_state_dict(ck["model"], strict=False)
+        opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
+        start = int(ck["step"]); rng.bit_generator.state = ck["rng"]; torch.set_rng_state(ck["torch_rng"])
+        LOG.info("resumed stage %d at step %d", stage, start)
+    train_idx = np.nonzero(~cache.frame_val[cache.s_frame].numpy())[0]
+    if stage == 2:  # MeME matters most where RGB fails: oversample night frames
+        night = cache.frame_night[cache.s_frame].numpy()[train_idx]
+        prob = np.where(night, 2.0, 1.0); prob = prob / prob.sum()
+    else:
+        prob = None
+    net.train()
+    history = []
+    bar = range(start, steps)
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(bar, initial=start, total=steps, desc=f"stage {stage}", unit="step", dynamic_ncols=True)
+    for step in bar:
+        idx = rng.choice(train_idx, size=tc.batch_size, replace=len(train_idx) < tc.batch_size, p=prob)
+        local = rng.random(tc.batch_size) < 0.5
+        batch = make_batch(cache, idx, local, rng, stage == 2, net.x_modalities)
+        parts = compute_losses(net, batch, cfg, stage)
+        opt.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step(); sched.step()
+        history.append({k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()})
+        if progress:
+            bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", focal=f"{history[-1]['focal']:.3f}",
+                            cm=f"{history[-1]['cm']:.3f}")
+        if (step + 1) % tc.ckpt_every == 0 or step + 1 == steps:
+            os.makedirs(ckpt_dir, exist_ok=True)
+            torch.save({"model": net.trained_state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step + 1, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                       ckpt_path + ".tmp")
+            os.replace(ckpt_path + ".tmp", ckpt_path)
+    tail = history[-50:]
+    return {k: float(np.mean([h[k] for h in tail])) for k in (tail[0] if tail else {})}
+
+
+@torch.no_grad()
+def validate(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfig, with_x: bool,
+             night_only: bool = False, max_samples: int = 256) -> Dict[str, float]:
+    """Held-out-clip accuracy: fraction of visible targets whose heatmap
+    peak lies inside the GT box (global and local crops)."""
+    net.eval()
+    idx = np.nonzero(cache.frame_val[cache.s_frame].numpy())[0]
+    if night_only:
+        idx = idx[cache.frame_night[cache.s_frame].numpy()[idx]]
+    idx = idx[:max_samples]
+    res = {}
+    if len(idx) == 0:
+        return res
+    rng = np.random.default_rng(0)
+    mods = ["thermal"] if with_x and "thermal" in net.x_modalities else list(net.x_modalities)
+    for key, local in (("global", False), ("local", True)):
+        batch = make_batch(cache, idx, np.full(len(idx), local), rng, with_x, mods)[key[0]]
+        out = net.forward_features(batch["feats"], batch["text_tokens"], batch["text_mask"],
+                                   batch.get("x_images"), batch.get("x_present"))
+        hm = out["heatmap_logits"][:, 0]
+        b, h, w = hm.shape
+        arg = hm.reshape(b, -1).argmax(1)
+        cx = (arg % w).float() * 16 + 8; cy = (arg // w).float() * 16 + 8
+        box = batch["boxes"]; vis = batch["visible"]
+        hit = (cx >= box[:, 0] - 8) & (cx <= box[:, 2] + 8) & (cy >= box[:, 1] - 8) & (cy <= box[:, 3] + 8)
+        res[f"{key}_peak_in_box"] = float(hit[vis].float().mean()) if vis.any() else float("nan")
+    net.train()
+    return res
