@@ -203,6 +203,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", type=int, default=2,
                         help="voices/speeds per command (default 2 -> 64 utterances per SNR)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands (0 = all)")
+    parser.add_argument("--non-commands", type=int, default=len(NON_COMMANDS),
+                        help=f"how many of the {len(NON_COMMANDS)} non-command sentences to check (default all)")
     parser.add_argument("--model-dir", default="", help="CTranslate2 Whisper directory (default: tiny.en wheel)")
     parser.add_argument("--threads", type=int, default=2, help="recognizer CPU threads (default 2)")
     parser.add_argument("--beam-size", type=int, default=1, help="decoder beam (default 1; widened to --hypotheses)")
@@ -249,9 +251,9 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - rclpy missing or DDS unavailable: report without the hop
             print(f"bench voice: no DDS hop measured ({exc})")
 
-    print(f"synthesizing {len(commands)} commands x {args.variants} voices + {len(NON_COMMANDS)} non-commands ...")
+    print(f"synthesizing {len(commands)} commands x {args.variants} voices + {args.non_commands} non-commands ...")
     clips = make_clips(commands, BENCH_VOICES, args.variants)
-    non_clips = make_clips(NON_COMMANDS, BENCH_VOICES, 1)
+    non_clips = make_clips(NON_COMMANDS[: max(0, args.non_commands)], BENCH_VOICES, 1)
     rng = np.random.default_rng(args.seed)
 
     levels: Dict[str, Dict[str, object]] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import FrozenSet, List, Optional, Sequence, Tuple
 
-from .vocabulary import COMMAND_VERBS, GRAMMAR_WORDS, CommandVocabulary
+from .vocabulary import COMMAND_VERBS, FUNCTION_WORDS, GRAMMAR_WORDS, CommandVocabulary
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
@@ -133,6 +133,9 @@ class TranscriptNormalizer:
         self.verb_threshold = float(verb_threshold)
         self.first_sentence_only = bool(first_sentence_only)
         self._known: FrozenSet[str] = self.vocabulary.known_words
+        self._phrases = self.vocabulary.phrases
+        self._plural_of = self.vocabulary.plural_of
+        self._plurals = frozenset(self._plural_of.values())
         self._content: Tuple[str, ...] = tuple(sorted(self.vocabulary.content_words))
         self._cache: dict = {}
 
@@ -154,6 +157,60 @@ class TranscriptNormalizer:
             best, score = self._best(word, self._content)
             self._cache[word] = best if score >= self.snap_threshold else word
         return self._cache[word]
+
+    def _snap_phrases(self, tokens: List[str], start: int) -> List[Tuple[str, str]]:
+        """Phrase-level correction, in place: a window of 2-4 words that is
+        one word away from a vocabulary phrase (the other words identical) is
+        replaced by it when the differing words are both function words
+        ("left on" -> "left of") or sound alike ("moving light" -> "moving
+        right"). Windows that already are vocabulary phrases, or overlap one,
+        are left alone."""
+        fixes: List[Tuple[str, str]] = []
+        if not self._phrases:
+            return fixes
+        exact = [False] * len(tokens)
+        for n in (4, 3, 2):
+            for i in range(start, len(tokens) - n + 1):
+                if tuple(tokens[i:i + n]) in self._phrases:
+                    for k in range(i, i + n):
+                        exact[k] = True
+        by_len: dict = {}
+        for p in self._phrases:
+            by_len.setdefault(len(p), []).append(p)
+        for n in (4, 3, 2):
+            for i in range(start, len(tokens) - n + 1):
+                window = tuple(tokens[i:i + n])
+                if any(exact[i:i + n]):
+                    continue
+                best = None
+                for p in by_len.get(n, ()):
+                    diff = [k for k in range(n) if p[k] != window[k]]
+                    if len(diff) != 1:
+                        continue
+                    a, b = window[diff[0]], p[diff[0]]
+                    if (a in FUNCTION_WORDS and b in FUNCTION_WORDS) or similarity(a, b) >= 0.75:
+                        score = similarity(a, b)
+                        if best is None or score > best[0]:
+                            best = (score, diff[0], b)
+                if best is not None:
+                    k = i + best[1]
+                    fixes.append((tokens[k], best[2]))
+                    tokens[k] = best[2]
+                    for j in range(i, i + n):
+                        exact[j] = True
+        return fixes
+
+    def _pluralize_after_all(self, tokens: List[str], start: int) -> List[Tuple[str, str]]:
+        """"track all vehicle" -> "track all vehicles": the first noun after
+        "all" is made plural when it is a known singular noun."""
+        for k in range(start, len(tokens)):
+            w = tokens[k]
+            if w in self._plurals:
+                return []
+            if w in self._plural_of:
+                tokens[k] = self._plural_of[w]
+                return [(w, tokens[k])]
+        return []
 
     def strip_wake_word(self, tokens: List[str]) -> Tuple[List[str], bool]:
         """Remove a leading wake word (1 or 2 tokens, fuzzy); report if found."""
@@ -208,8 +265,12 @@ class TranscriptNormalizer:
             if new != tok:
                 corrections.append((tok, new))
             out.append(new)
+        phrase_fixes = self._snap_phrases(out, start=verb_slot + 1)
+        corrections.extend(phrase_fixes)
         # "track all the cars" == "track all cars" (canonical multi form)
         if len(out) > verb_slot + 3 and out[verb_slot + 1] == "all" and out[verb_slot + 2] == "the":
             del out[verb_slot + 2]
+        if len(out) > verb_slot + 2 and out[verb_slot + 1] == "all":
+            corrections.extend(self._pluralize_after_all(out, verb_slot + 2))
         return Normalized(text=" ".join(out), plain=plain, wake_word_heard=woke, corrections=corrections,
                           dropped=dropped)

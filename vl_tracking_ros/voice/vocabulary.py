@@ -153,6 +153,31 @@ class CommandVocabulary:
         return frozenset(out)
 
     @property
+    def phrases(self) -> FrozenSet[Tuple[str, ...]]:
+        """Multi-word vocabulary phrases ("left of", "moving right", "at the top")."""
+        out = set()
+        for words in self.groups.values():
+            for phrase in words:
+                toks = tuple(str(phrase).lower().split())
+                if len(toks) >= 2 and all(t.isalpha() for t in toks):
+                    out.add(toks)
+        return frozenset(out)
+
+    @property
+    def plural_of(self) -> Dict[str, str]:
+        """singular noun -> its plural, for nouns whose plural is known."""
+        nouns = set()
+        for key in NOUN_GROUPS:
+            nouns.update(str(w).lower() for w in self.groups.get(key, ()) if str(w).isalpha())
+        out = {"person": "people", "man": "men", "woman": "women", "child": "children"}
+        out = {k: v for k, v in out.items() if k in nouns}
+        for w in nouns:
+            p = _plural(w)
+            if w not in out and p != w and w not in ("people",) and not w.endswith("s"):
+                out[w] = p
+        return out
+
+    @property
     def known_words(self) -> FrozenSet[str]:
         """Every word that is accepted as heard (content + function words)."""
         return self.content_words | FUNCTION_WORDS

@@ -40,6 +40,11 @@ def test_number_words():
     ("track the red car. track the", "track the red car", None),         # first sentence only
     ("Okay, please track the dog please.", "track the dog", None),        # fillers
     ("track the zebra", "track the zebra", None),                         # unknown word far from vocab: kept
+    ("track the car to the left on the person", "track the car to the left of the person", ("on", "of")),
+    ("track the pedestrian moving light", "track the pedestrian moving right", ("light", "right")),
+    ("track the box on the right", "track the box on the right", None),   # already a vocabulary phrase
+    ("track all vehicle on the right", "track all vehicles on the right", ("vehicle", "vehicles")),
+    ("track the red car", "track the red car", None),                     # singular after "the" is kept
 ])
 def test_vocabulary_aware_normalization(norm, heard, expected, corrected):
     out = norm.normalize(heard)
