@@ -42,47 +42,47 @@ class EventSimulator:
         self.noise_hz = float(noise_hz)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.H, self.W = initial_log.shape
+        self._min_threshold = float(self.threshold.min())
 
     def segment(self, log_a: np.ndarray, log_b: np.ndarray, t_a_us: float, t_b_us: float):
         """Events while the log intensity moves linearly from ``log_a`` (at
         ``t_a_us``) to ``log_b`` (at ``t_b_us``). Returns parallel arrays
         (x, y, t_us float64, polarity) in no particular order."""
-        diff = log_b - self.reference
-        c = self.threshold
-        n_up = np.floor(np.maximum(diff, 0) / c).astype(np.int64)
-        n_dn = np.floor(np.maximum(-diff, 0) / c).astype(np.int64)
+        ref = self.reference.reshape(-1)
+        diff = log_b.reshape(-1) - ref
+        # only pixels that moved by at least the smallest threshold can fire
+        cand = np.flatnonzero(np.abs(diff) >= self._min_threshold)
         xs, ys, ts, ps = [], [], [], []
-        span = log_b - log_a
-        for counts, sign in ((n_up, 1.0), (n_dn, -1.0)):
-            flat = counts.reshape(-1)
-            idx = np.flatnonzero(flat)
-            if idx.size == 0:
-                continue
-            reps = flat[idx]
-            pix = np.repeat(idx, reps)
-            # j = 1..n within each pixel's run
-            starts = np.cumsum(reps) - reps
-            j = np.arange(pix.size) - np.repeat(starts, reps) + 1
-            ref = self.reference.reshape(-1)[pix]
-            level = ref + sign * j * self.threshold.reshape(-1)[pix]
+        if cand.size:
+            d = diff[cand]
+            c = self.threshold.reshape(-1)[cand]
+            n = np.floor(np.abs(d) / c).astype(np.int64)
+            fire = n > 0
+            cand, d, c, n = cand[fire], d[fire], c[fire], n[fire]
+        if cand.size:
+            sign = np.where(d > 0, 1.0, -1.0).astype(np.float32)
+            pix = np.repeat(cand, n)
+            starts = np.cumsum(n) - n
+            j = np.arange(pix.size) - np.repeat(starts, n) + 1          # 1..n within each pixel's run
+            s_rep = np.repeat(sign, n)
+            level = np.repeat(ref[cand], n) + s_rep * j * np.repeat(c, n)
             a = log_a.reshape(-1)[pix]
-            s = span.reshape(-1)[pix]
+            span = log_b.reshape(-1)[pix] - a
             with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(np.abs(s) > 1e-9, (level - a) / s, 1.0)
-            frac = np.clip(frac, 0.0, 1.0)
-            ts.append(t_a_us + frac * (t_b_us - t_a_us))
+                frac = np.where(np.abs(span) > 1e-9, (level - a) / span, 1.0)
+            ts.append(t_a_us + np.clip(frac, 0.0, 1.0) * (t_b_us - t_a_us))
             ys.append(pix // self.W)
             xs.append(pix % self.W)
-            ps.append(np.full(pix.size, 1 if sign > 0 else 0, np.uint8))
-        self.reference += (n_up - n_dn).astype(np.float32) * c
+            ps.append((s_rep > 0).astype(np.uint8))
+            ref[cand] += sign * n.astype(np.float32) * c
         if self.noise_hz > 0:
             lam = self.noise_hz * self.H * self.W * (t_b_us - t_a_us) * 1e-6
-            n = int(self.rng.poisson(lam))
-            if n:
-                xs.append(self.rng.integers(0, self.W, n))
-                ys.append(self.rng.integers(0, self.H, n))
-                ts.append(self.rng.uniform(t_a_us, t_b_us, n))
-                ps.append(self.rng.integers(0, 2, n).astype(np.uint8))
+            k = int(self.rng.poisson(lam))
+            if k:
+                xs.append(self.rng.integers(0, self.W, k))
+                ys.append(self.rng.integers(0, self.H, k))
+                ts.append(self.rng.uniform(t_a_us, t_b_us, k))
+                ps.append(self.rng.integers(0, 2, k).astype(np.uint8))
         if not xs:
             empty = np.zeros(0, np.int64)
             return empty, empty, np.zeros(0, np.float64), np.zeros(0, np.uint8)

@@ -307,12 +307,44 @@ class SceneRenderer:
 
 
 # ---------------------------------------------------------------- sensors
+class NoiseSource:
+    """Per-clip sensor noise, drawn once and reused at random offsets.
+
+    A frame's noise is a contiguous window of a pre-drawn bank (twice the
+    largest request) at an offset chosen by ``rng``: a slice instead of a
+    fresh draw of every pixel, which was the renderer's largest cost. Windows
+    at different offsets are shifted copies, so frame-to-frame noise is not
+    independent in the strict sense; for read noise, depth jitter and NETD
+    that is invisible to a tracker.
+    """
+
+    def __init__(self, rng: np.random.Generator, max_elements: int):
+        self.rng = rng
+        self._normal = rng.standard_normal(2 * max_elements, dtype=np.float32)
+        self._uniform = rng.random(2 * max_elements, dtype=np.float32)
+
+    def _window(self, bank: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+        n = int(np.prod(shape))
+        if n > bank.size // 2:
+            raise ValueError(f"noise request of {n} elements exceeds the bank ({bank.size // 2})")
+        off = int(self.rng.integers(0, bank.size - n + 1))
+        return bank[off:off + n].reshape(shape)
+
+    def normal(self, shape: Tuple[int, ...]) -> np.ndarray:
+        """Standard normal float32 noise of ``shape`` (read-only view)."""
+        return self._window(self._normal, shape)
+
+    def uniform(self, shape: Tuple[int, ...]) -> np.ndarray:
+        """Uniform [0, 1) float32 noise of ``shape`` (read-only view)."""
+        return self._window(self._uniform, shape)
+
+
 def luminance(albedo_rgb: np.ndarray) -> np.ndarray:
     """(H, W) float32 Rec. 601 luma of an (H, W, 3) float image."""
     return albedo_rgb @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def rgb_sensor(albedo_rgb: np.ndarray, lighting: str, rng: np.random.Generator,
+def rgb_sensor(albedo_rgb: np.ndarray, lighting: str, noise: NoiseSource,
                glare_center: np.ndarray, night_light: float) -> np.ndarray:
     """Lighting, glare and noise: (H, W, 3) float albedo -> (H, W, 3) uint8 RGB.
 
@@ -338,12 +370,12 @@ def rgb_sensor(albedo_rgb: np.ndarray, lighting: str, rng: np.random.Generator,
         streak = 160.0 * np.exp(-np.abs(dy - 0.35 * dx) / 2.5) * np.exp(-np.sqrt(r2) / (0.6 * W))
         img = img + (blob + streak)[..., None] * np.array([1.0, 0.97, 0.85], np.float32)
     sigma_n = 2.5 if lighting == "night" else 1.5
-    img += rng.standard_normal(size=img.shape, dtype=np.float32) * np.float32(sigma_n)
+    img += noise.normal(img.shape) * np.float32(sigma_n)
     np.clip(img, 0, 255, out=img)
     return (img + 0.5).astype(np.uint8)
 
 
-def depth_sensor(depth_true_m: np.ndarray, rng: np.random.Generator,
+def depth_sensor(depth_true_m: np.ndarray, noise: NoiseSource,
                  depth_range_m: Tuple[float, float]) -> np.ndarray:
     """True depth -> sensor depth, (H, W) float32 metres with NaN holes.
 
@@ -354,10 +386,10 @@ def depth_sensor(depth_true_m: np.ndarray, rng: np.random.Generator,
     z = depth_true_m.astype(np.float32)
     finite = np.isfinite(z)
     zf = np.where(finite, z, 0.0).astype(np.float32)
-    noisy = zf + rng.standard_normal(size=z.shape, dtype=np.float32) * (0.0015 + 0.0015 * zf * zf)
+    noisy = zf + noise.normal(z.shape) * (0.0015 + 0.0015 * zf * zf)
     gy = np.abs(np.diff(zf, axis=0, prepend=zf[:1]))
     gx = np.abs(np.diff(zf, axis=1, prepend=zf[:, :1]))
-    u = rng.random(z.shape, dtype=np.float32)
+    u = noise.uniform(z.shape)
     edge = (np.maximum(gx, gy) > 0.3) & (u < 0.5)
     speckle = (u > 0.5) & (u < 0.52)         # 2 % of the pixels, independent of the edge draw
     lo, hi = depth_range_m
@@ -367,12 +399,12 @@ def depth_sensor(depth_true_m: np.ndarray, rng: np.random.Generator,
     return out
 
 
-def thermal_sensor(thermal_true_k: np.ndarray, rng: np.random.Generator, column_fpn_k: np.ndarray) -> np.ndarray:
+def thermal_sensor(thermal_true_k: np.ndarray, noise: NoiseSource, column_fpn_k: np.ndarray) -> np.ndarray:
     """True temperature -> radiometric thermal image, (H, W) float32 Kelvin.
 
     Optics blur (Gaussian, sigma 0.8 px), NETD noise 0.05 K and a fixed
     per-column pattern ``column_fpn_k`` (W,) K.
     """
     t = cv2.GaussianBlur(thermal_true_k.astype(np.float32), (0, 0), 0.8)
-    t = t + rng.standard_normal(size=t.shape, dtype=np.float32) * np.float32(0.05) + column_fpn_k[None, :].astype(np.float32)
+    t = t + noise.normal(t.shape) * np.float32(0.05) + column_fpn_k[None, :].astype(np.float32)
     return t.astype(np.float32)

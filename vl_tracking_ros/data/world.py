@@ -19,7 +19,7 @@ import numpy as np
 from ..core.types import CameraIntrinsics, EventBatch, SensorFrame
 from .event_sim import EventSimulator, empty_batch, event_frame, log_intensity, make_batch
 from .language import Expression, describe_multi, describe_single, position_words
-from .render import SceneRenderer, depth_sensor, luminance, rgb_sensor, thermal_sensor
+from .render import NoiseSource, SceneRenderer, depth_sensor, luminance, rgb_sensor, thermal_sensor
 from .scene import ClipConfig, Scene, sample_scene
 
 #: event background-activity noise multiplier at night
@@ -311,6 +311,7 @@ def render_clip(config: ClipConfig, seed: int, name: Optional[str] = None) -> Cl
     mods = set(cfg.modalities)
     want_events = "event" in mods
     column_fpn = r_thermal.normal(0.0, 0.04, size=W).astype(np.float32)
+    n_rgb, n_depth, n_thermal = (NoiseSource(r, W * H * k) for r, k in ((r_rgb, 3), (r_depth, 1), (r_thermal, 1)))
     ev_threshold = (cfg.event_threshold * (1.0 + 0.05 * r_event.standard_normal((H, W)))).astype(np.float32)
     ev_threshold = np.maximum(ev_threshold, 0.25 * cfg.event_threshold)
     K = int(cfg.event_substeps)
@@ -350,10 +351,10 @@ def render_clip(config: ClipConfig, seed: int, name: Optional[str] = None) -> Cl
             prev_log = log_now
         events.append(batch)
         frames.append(SensorFrame(
-            image_rgb=rgb_sensor(truth.albedo_rgb, cfg.lighting, r_rgb, scene.glare_center, scene.night_light),
+            image_rgb=rgb_sensor(truth.albedo_rgb, cfg.lighting, n_rgb, scene.glare_center, scene.night_light),
             stamp_ns=stamp,
-            depth_m=depth_sensor(truth.depth_m, r_depth, cfg.depth_range_m) if "depth" in mods else None,
-            thermal_k=thermal_sensor(truth.thermal_k, r_thermal, column_fpn) if "thermal" in mods else None,
+            depth_m=depth_sensor(truth.depth_m, n_depth, cfg.depth_range_m) if "depth" in mods else None,
+            thermal_k=thermal_sensor(truth.thermal_k, n_thermal, column_fpn) if "thermal" in mods else None,
             event_frame=event_frame(batch, H, W) if want_events else None,
             camera=camera, frame_index=i, frame_id=camera.frame_id))
 

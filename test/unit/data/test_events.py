@@ -29,8 +29,12 @@ def test_polarity_follows_brightness_change():
     assert np.all((t >= 1000.0) & (t <= 2000.0))
     # crossing times are ordered by level: the first crossing comes first
     assert t.min() < t.max()
-    x, y, t, p = sim.segment(log_intensity(brighter), log_intensity(base), 2000.0, 3000.0)
-    assert len(x) > 0 and np.all(p == 0)
+    # the per-pixel reference moved with the events: no change -> no events
+    x2, _, _, _ = sim.segment(log_intensity(brighter), log_intensity(brighter), 2000.0, 2500.0)
+    assert len(x2) == 0
+    # and going back down fires the same number of OFF events
+    x, y, t, p = sim.segment(log_intensity(brighter), log_intensity(base), 2500.0, 3000.0)
+    assert len(x) == expected_per_px * h * w and np.all(p == 0)
 
 
 def test_events_come_from_the_moving_object_at_subframe_times():
