@@ -128,6 +128,9 @@ class Probe(Node):
             self.pub["thermal"].publish(thermal_msg)
         if events_msg is not None:
             self.pub["events"].publish(events_msg)
+            # as drivers and the replay node do: "no more events up to the frame's stamp"
+            self.pub["events"].publish(EventArray(header=C.Header(stamp=C.ns_to_stamp(stamp_ns)),
+                                                  width=events_msg.width, height=events_msg.height))
         if event_image_msg is not None:
             self.pub["event_image"].publish(event_image_msg)
         if rgb_msg is None:

@@ -70,3 +70,21 @@ def test_tracker_node_exits_with_a_clear_error_on_a_bad_parameter(ros_context):
                            "model.backend:=cuda"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "model.backend" in proc.stderr and "must be one of" in proc.stderr
+
+
+def test_standard_qos_overrides_apply_per_topic(ros_context):
+    from rclpy.qos import ReliabilityPolicy
+
+    from vl_tracking_ros.ros.tracker_node import TrackerNode
+
+    node = TrackerNode(node_name="qos_probe", namespace="qos", context=ros_context, parameter_overrides=[
+        Parameter("model.preset", value="heuristic"),
+        Parameter("qos_overrides./qos/rgb/image.subscription.reliability", value="reliable"),
+        Parameter("qos_overrides./qos/rgb/image.subscription.depth", value=2)])
+    try:
+        subs = {s.topic_name: s for s in node.subscriptions}
+        assert subs["/qos/rgb/image"].qos_profile.reliability == ReliabilityPolicy.RELIABLE
+        assert subs["/qos/rgb/image"].qos_profile.depth == 2
+        assert subs["/qos/depth/image"].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+    finally:
+        node.destroy_node()

@@ -27,9 +27,9 @@ pytestmark = pytest.mark.ros
 
 NODE_PARAMS = [
     Parameter("model.preset", value="heuristic"),
-    Parameter("sync.max_wait_ms", value=60.0),
+    Parameter("sync.max_wait_ms", value=300.0),  # generous: CI machines may be loaded
     Parameter("sync.slop_ms", value=150.0),  # loaded CI machines: partners may be >50 ms apart
-    Parameter("sync.silence_timeout_s", value=0.4),
+    Parameter("sync.silence_timeout_s", value=2.0),
     Parameter("diagnostics.period_s", value=0.2),
     Parameter("output.frame_id", value=""),
 ]
@@ -162,7 +162,7 @@ def test_thermal_encodings_find_the_hot_object(rig, encoding):
 def test_event_array_finds_the_moving_object(rig):
     command(rig, "track the moving object", ["track the moving object"])
     _, msg = roundtrip(rig, events_msg=lambda s: C.batch_to_event_array(scene_events(s), frame_id="e"))
-    assert "event" not in msg.missing_modalities
+    assert "event" not in msg.missing_modalities, str(rig[0].diagnostics())
     assert len(msg.tracks) == 1 and iou(track_box(msg.tracks[0]), BLUE_BOX) > 0.6, [track_box(t) for t in msg.tracks]
 
 
@@ -177,7 +177,7 @@ def test_event_image_finds_the_moving_object(rig):
         return msg
 
     _, msg = roundtrip(rig, event_image_msg=event_image)
-    assert "event" not in msg.missing_modalities
+    assert "event" not in msg.missing_modalities, str(rig[0].diagnostics())
     assert len(msg.tracks) == 1 and iou(track_box(msg.tracks[0]), BLUE_BOX) > 0.5
 
 
@@ -188,7 +188,7 @@ def test_all_modalities_together(rig):
         depth_msg=lambda s: C.depth_m_to_image_msg(scene_depth_m(), s, "d", "16UC1"),
         thermal_msg=lambda s: C.kelvin_to_image_msg(scene_thermal_k(), s, "t", "mono16"),
         events_msg=lambda s: C.batch_to_event_array(scene_events(s)))
-    assert list(msg.missing_modalities) == []
+    assert list(msg.missing_modalities) == [], str(rig[0].diagnostics())
     assert iou(track_box(msg.tracks[0]), RED_BOX) > 0.7 and msg.tracks[0].has_position
 
 

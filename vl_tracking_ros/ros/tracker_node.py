@@ -42,6 +42,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -125,7 +126,9 @@ class TrackerNode(Node):
 
         # publishers (reliable out by default)
         out_qos = _qos(cfg.qos_output_reliability, cfg.qos_output_depth)
-        self.pub_tracks = self.create_publisher(TrackArray, "tracks", out_qos)
+        self.pub_tracks = self.create_publisher(  # own profile copy: overrides are applied in place
+            TrackArray, "tracks", _qos(cfg.qos_output_reliability, cfg.qos_output_depth),
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
         self.pub_debug = self.create_publisher(Image, "debug_image", out_qos) if cfg.debug_image_enabled else None
         self.pub_markers = self.create_publisher(MarkerArray, "markers", out_qos)
         self.pub_pose = self.create_publisher(PoseStamped, "target_pose", out_qos)
@@ -135,18 +138,22 @@ class TrackerNode(Node):
             self.pub_detections = self.create_publisher(C.Detection2DArray, "detections", out_qos)
 
         # subscriptions (sensor-data QoS in by default)
-        in_qos = _qos(cfg.qos_sensor_reliability, cfg.qos_sensor_depth)
-        self.create_subscription(Image, "rgb/image", self._on_rgb, in_qos)
-        self.create_subscription(CameraInfo, "rgb/camera_info", self._on_camera_info, in_qos)
+        def in_qos() -> QoSProfile:  # a fresh profile per topic: rclpy applies overrides in place
+            return _qos(cfg.qos_sensor_reliability, cfg.qos_sensor_depth)
+
+        # per-topic overrides the standard ROS 2 way, e.g. qos_overrides./rgb/image.subscription.reliability
+        overridable = {"qos_overriding_options": QoSOverridingOptions.with_default_policies()}
+        self.create_subscription(Image, "rgb/image", self._on_rgb, in_qos(), **overridable)
+        self.create_subscription(CameraInfo, "rgb/camera_info", self._on_camera_info, in_qos(), **overridable)
         if "depth" in cfg.modalities:
-            self.create_subscription(Image, "depth/image", self._on_depth, in_qos)
+            self.create_subscription(Image, "depth/image", self._on_depth, in_qos(), **overridable)
         if "thermal" in cfg.modalities:
-            self.create_subscription(Image, "thermal/image", self._on_thermal, in_qos)
+            self.create_subscription(Image, "thermal/image", self._on_thermal, in_qos(), **overridable)
         if "event" in cfg.modalities:
-            self.create_subscription(EventArray, "events", self._on_events, in_qos)
-            self.create_subscription(Image, "events/image", self._on_event_image, in_qos)
+            self.create_subscription(EventArray, "events", self._on_events, in_qos(), **overridable)
+            self.create_subscription(Image, "events/image", self._on_event_image, in_qos(), **overridable)
             if C.HAVE_EVENT_CAMERA_MSGS:  # pragma: no cover - event_camera_msgs is not installable here
-                self.create_subscription(C.EventPacket, "events/packet", self._on_event_packet, in_qos)
+                self.create_subscription(C.EventPacket, "events/packet", self._on_event_packet, in_qos())
         cmd_qos = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=10)
         self.create_subscription(String, "command", self._on_command, cmd_qos)
         self.create_service(SetCommand, "set_command", self._on_set_command)
