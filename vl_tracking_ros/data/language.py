@@ -70,7 +70,7 @@ VOCABULARY: Dict[str, List[str]] = {
     "sizes": sorted({w for ws in SIZE_WORDS.values() for w in ws}),
     "temperatures": sorted({w for ws in TEMPERATURE_WORDS.values() for w in ws}),
     "textures": sorted({w for ws in TEXTURE_WORDS.values() for w in ws}),
-    "speeds": list(FAST_WORDS),
+    "speeds": list(FAST_WORDS) + ["quickly"],
     "motions": sorted({p for ps in MOTION_PHRASES.values() for p in ps} | {p for p in MOTION_PHRASES_PLURAL["still"]}),
     "positions": sorted({p for ps in list(HPOS_PHRASES.values()) + list(VPOS_PHRASES.values()) for p in ps}),
     "relations": sorted({p for ps in RELATION_PHRASES.values() for p in ps}),
