@@ -65,36 +65,34 @@ class PresetModel:
         raise ValueError(f"{self.preset} has no variant {name!r}; variants: {[v.name for v in self.variants]}")
 
 
-def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
-    import yaml
+def _manifest_entry(preset: str, weights_dir: Optional[str]) -> Optional[Dict[str, Any]]:
+    from ..models.weights import default_weights_dir, read_manifest
 
-    from ..models.config import ModelConfig, config_from_dict
+    entry = read_manifest(weights_dir or default_weights_dir()).get(preset)
+    return entry if isinstance(entry, dict) else None
+
+
+def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
+    """The same network the LanguageTracker builds (same YAML, same weights
+    checks); untrained (seeded) only while the preset has no manifest entry."""
+    from ..models.config import config_hash
     from ..models.network import LanguageTrackingNetwork
     from ..models.text_encoder import build_text_encoder
+    from ..models.weights import default_weights_dir, load_trained_weights
+    from ..train.config import load_preset_config, preset_yaml_path
 
-    cfg_path = REPO_ROOT / "config" / "models" / f"{preset}.yaml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"preset config {cfg_path} does not exist")
-    data = yaml.safe_load(cfg_path.read_text()) or {}
-    cfg = config_from_dict(ModelConfig, data.get("model"), where=f"{cfg_path.name}:model")
-    text = build_text_encoder(cfg.text_encoder, cfg.max_text_tokens)
+    mc = load_preset_config(preset_yaml_path(preset)).model
+    text = build_text_encoder(mc.text_encoder, mc.max_text_tokens)
     with torch.random.fork_rng():  # untrained heads are reproducible: same preset -> same network, same hash
         torch.manual_seed(0)
-        net = LanguageTrackingNetwork(cfg, text_dim=text.dim, pretrained=True).eval()
-    wdir = Path(weights_dir) if weights_dir else REPO_ROOT / "weights"
-    wfile = wdir / f"{preset}.safetensors"
+        net = LanguageTrackingNetwork(mc, text_dim=text.dim)
     loaded = None
-    if wfile.is_file():
-        from safetensors.torch import load_file
-
-        state = load_file(str(wfile))
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("image_encoder.")]
-        if missing or unexpected:
-            raise ValueError(f"{wfile} does not fit {preset}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        loaded = str(wfile)
+    if _manifest_entry(preset, weights_dir) is not None:  # trained: every check of the tracker applies
+        entry = load_trained_weights(net, preset, config_hash(mc), weights_dir)
+        loaded = str(Path(weights_dir or default_weights_dir()) / str(entry.get("file", f"{preset}.safetensors")))
     else:
-        LOG.warning("%s: no trained weights at %s; using untrained heads (speed is unaffected)", preset, wfile)
+        LOG.warning("%s: no trained weights in the manifest yet; using untrained heads (speed is unaffected)", preset)
+    net.eval()
 
     def encode(texts: Sequence[str]) -> Dict[str, np.ndarray]:
         tokens, mask = text(list(texts))
@@ -155,10 +153,11 @@ def _rmot(preset: str, weights_dir: Optional[str]) -> PresetModel:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         models = rt.RmotModels(cfg).eval()
-    wfile = Path(weights_dir or REPO_ROOT / "weights") / f"{preset}.safetensors"
+    entry = _manifest_entry(preset, weights_dir)
+    wfile = Path(weights_dir or REPO_ROOT / "weights") / str((entry or {}).get("file", f"{preset}.safetensors"))
     loaded = None
-    if wfile.is_file():
-        rt.load_weights(models, str(wfile), preset)
+    if entry is not None:
+        rt.load_weights(models, str(wfile), preset, entry.get("sha256"))
         loaded = str(wfile)
     else:
         LOG.warning("%s: no trained weights at %s; using untrained weights (speed is unaffected)", preset, wfile)

@@ -351,7 +351,10 @@ class TensorRTBackend(Backend):
         else:
             network = network_or_path
             if engine_path is None:
-                raise ValueError("tensorrt from an nn.Module needs engine_path= (where the engine is cached)")
+                raise EngineNotBuiltError(
+                    "tensorrt from an nn.Module needs engine_path= (the cached engine); trackers should use "
+                    "engines.cache.build_cached_backend(..., preset=, variant=), which finds the engine that "
+                    "`vl-tracking export --model PRESET --format tensorrt` built")
         expected: Dict[str, Any] = {"max_batch": max_batch_size}
         if network is not None:
             from .netio import inspect_network, model_hash as _hash
