@@ -56,8 +56,16 @@ def evaluate_presets(presets: Sequence[str], suite_name: str, seed: Optional[int
     return {p: SuiteResult(suite=suite.name, seed=suite.seed, tracker=p, clips=r) for p, r in results.items()}
 
 
+#: latency key -> the report key counting its events
+_EVENT_KEYS = {"switch_latency_median": "switch_events", "reloc_time_median": "reloc_events"}
+
+
 def _cell(report: Dict[str, Any], key: str, fmt: str) -> str:
+    """Formatted value; "–" when not applicable, "never" for a latency median
+    that is infinite (more than half of the events never re-locked)."""
     v = report.get(key)
+    if v is None and report.get(_EVENT_KEYS.get(key, ""), 0):
+        return "never"
     return "–" if v is None else fmt.format(v)
 
 

@@ -8,7 +8,10 @@ default. The JSON holds the metric keys ``PRE``, ``AUC``, ``NPRE`` (single
 target), ``HOTA``, ``DetA``, ``AssA``, ``IDF1``, ``MOTA``, ``IDsw`` (referring
 MOT), ``switch_latency_median``, ``switch_relock_30``, ``reloc_time_median``,
 ``by_condition`` and ``per_clip`` (``null`` where a metric does not apply to
-the suite, or has no events), plus ``suite``, ``seed``, ``tracker``,
+the suite or has no events; a latency median is also ``null`` when it is
+infinite, i.e. more than half the events never re-locked, which
+``switch_events`` / ``switch_never_relocked`` and ``reloc_events`` /
+``reloc_never`` tell apart), plus ``suite``, ``seed``, ``tracker``,
 ``code_version``, ``machine`` and ``fps`` (frames per second of
 ``tracker.step`` alone). SOT scores are fractions in [0, 1]; HOTA-family,
 IDF1 and MOTA are percent, as the MOT literature prints them.

@@ -42,6 +42,21 @@ RELOCK_WITHIN_FRAMES = 30
 
 T = TypeVar("T")
 
+#: condition keys results are broken down by (when a clip has them): day/night,
+#: modality set, object size, speed, distractors, and the other categorical knobs.
+#: Continuous knobs (e.g. distractor_similarity) would give one group per clip.
+BREAKDOWN_KEYS = ("lighting", "modalities", "target_size", "target_speed", "distractors", "occlusion",
+                  "leave_reenter", "motion_blur", "ego_motion", "scale_change", "target_switches")
+
+
+def breakdown_conditions(conditions: Mapping[str, Any], keys: Sequence[str] = BREAKDOWN_KEYS) -> Dict[str, Any]:
+    """The subset of ``conditions`` to break results down by: the ``keys``
+    present, or every condition when none of them is (e.g. a real dataset's
+    own attribute names)."""
+    conditions = dict(conditions or {})
+    picked = {k: conditions[k] for k in keys if k in conditions}
+    return picked if picked else conditions
+
 
 def sot_locked(pred_boxes_xyxy: Sequence[Optional[np.ndarray]], gt_boxes_xyxy: Sequence[Optional[np.ndarray]],
                iou_threshold: float = LOCK_IOU) -> np.ndarray:

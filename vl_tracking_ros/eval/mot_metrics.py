@@ -109,6 +109,28 @@ def _trackeval_data(seq: MotSequence) -> Dict[str, object]:
     }
 
 
+_HOTA_FIELDS = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")
+
+
+def hota_sequence_result(seq: MotSequence) -> Dict[str, object]:
+    """TrackEval's raw HOTA result of one sequence (arrays over the 19 alphas);
+    combine several with :func:`combine_hota`."""
+    from trackeval.metrics import HOTA  # imported lazily: heavy and only needed here
+
+    return HOTA().eval_sequence(_trackeval_data(seq))
+
+
+def combine_hota(raw_results: Sequence[Dict[str, object]]) -> Dict[str, float]:
+    """TrackEval's ``combine_sequences`` over raw per-sequence results ->
+    HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA in percent."""
+    from trackeval.metrics import HOTA
+
+    if not raw_results:
+        raise ValueError("no sequences to score")
+    combined = HOTA().combine_sequences({str(i): r for i, r in enumerate(raw_results)})
+    return {f: 100.0 * float(np.mean(combined[f])) for f in _HOTA_FIELDS}
+
+
 def hota_details(sequences: Sequence[MotSequence]) -> Dict[str, Dict[str, float]]:
     """TrackEval HOTA per sequence and combined.
 
@@ -116,20 +138,15 @@ def hota_details(sequences: Sequence[MotSequence]) -> Dict[str, Dict[str, float]
     AssA, DetRe, DetPr, AssRe, AssPr, LocA in percent (mean over TrackEval's
     19 alpha thresholds 0.05..0.95).
     """
-    from trackeval.metrics import HOTA  # imported lazily: heavy and only needed here
-
-    metric = HOTA()
-    per_seq = {}
+    per_seq: Dict[str, Dict[str, object]] = {}
     for i, seq in enumerate(sequences):
         key = seq.name if seq.name not in per_seq else f"{seq.name}#{i}"
-        per_seq[key] = metric.eval_sequence(_trackeval_data(seq))
+        per_seq[key] = hota_sequence_result(seq)
     if not per_seq:
         raise ValueError("no sequences to score")
-    combined = metric.combine_sequences(per_seq)
-    fields = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")
-    out = {"COMBINED": {f: 100.0 * float(np.mean(combined[f])) for f in fields}}
+    out = {"COMBINED": combine_hota(list(per_seq.values()))}
     for k, v in per_seq.items():
-        out[k] = {f: 100.0 * float(np.mean(v[f])) for f in fields}
+        out[k] = {f: 100.0 * float(np.mean(v[f])) for f in _HOTA_FIELDS}
     return out
 
 
@@ -138,7 +155,12 @@ def hota(sequences: Sequence[MotSequence]) -> Dict[str, float]:
     return hota_details(sequences)["COMBINED"]
 
 
-def _accumulator(seq: MotSequence, iou_threshold: float):
+def accumulate(seq: MotSequence, iou_threshold: float = MOT_IOU_THRESHOLD):
+    """A ``motmetrics.MOTAccumulator`` of one sequence (reusable across groupings).
+
+    ``iou_threshold``: minimum IoU for a match; raising it makes MOTA/IDF1
+    stricter on localisation.
+    """
     import motmetrics as mm
 
     seq.validate()
@@ -150,41 +172,47 @@ def _accumulator(seq: MotSequence, iou_threshold: float):
     return acc
 
 
-def clear_identity(sequences: Sequence[MotSequence], iou_threshold: float = MOT_IOU_THRESHOLD
-                   ) -> Dict[str, Dict[str, float]]:
-    """IDF1, MOTA (percent), ID switches, FP, FN via motmetrics.
-
-    Returns ``{"COMBINED": {...}, <seq name>: {...}}`` with keys IDF1, MOTA,
-    MOTP (mean 1-IoU of matches), IDsw, FP, FN, num_gt.
-    ``iou_threshold``: minimum IoU for a match; raising it makes MOTA/IDF1
-    stricter on localisation.
-    """
+def clear_identity_from_accumulators(accumulators: Sequence[object], names: Sequence[str]
+                                     ) -> Dict[str, Dict[str, float]]:
+    """Like :func:`clear_identity` for accumulators built with :func:`accumulate`."""
     import motmetrics as mm
 
-    if not sequences:
+    if not accumulators:
         raise ValueError("no sequences to score")
-    names, accs = [], []
-    for i, seq in enumerate(sequences):
-        names.append(seq.name if seq.name not in names else f"{seq.name}#{i}")
-        accs.append(_accumulator(seq, iou_threshold))
+    uniq: List[str] = []
+    for i, n in enumerate(names):
+        uniq.append(n if n not in uniq else f"{n}#{i}")
     mh = mm.metrics.create()
     metrics = ["idf1", "mota", "motp", "num_switches", "num_false_positives", "num_misses", "num_objects"]
-    df = mh.compute_many(accs, metrics=metrics, names=names, generate_overall=True)
+    df = mh.compute_many(list(accumulators), metrics=metrics, names=uniq, generate_overall=True)
     out: Dict[str, Dict[str, float]] = {}
+
+    def _f(x: object, scale: float = 1.0) -> Optional[float]:
+        x = float(x)
+        return None if not np.isfinite(x) else scale * x
+
     for row_name in df.index:
         row = df.loc[row_name]
         key = "COMBINED" if row_name == "OVERALL" else str(row_name)
-
-        def _f(x: object, scale: float = 1.0) -> Optional[float]:
-            x = float(x)
-            return None if not np.isfinite(x) else scale * x
-
         out[key] = {
             "IDF1": _f(row["idf1"], 100.0), "MOTA": _f(row["mota"], 100.0), "MOTP": _f(row["motp"]),
             "IDsw": int(row["num_switches"]), "FP": int(row["num_false_positives"]),
             "FN": int(row["num_misses"]), "num_gt": int(row["num_objects"]),
         }
     return out
+
+
+def clear_identity(sequences: Sequence[MotSequence], iou_threshold: float = MOT_IOU_THRESHOLD
+                   ) -> Dict[str, Dict[str, float]]:
+    """IDF1, MOTA (percent), ID switches, FP, FN via motmetrics.
+
+    Returns ``{"COMBINED": {...}, <seq name>: {...}}`` with keys IDF1, MOTA,
+    MOTP (mean 1-IoU of matches), IDsw, FP, FN, num_gt.
+    """
+    if not sequences:
+        raise ValueError("no sequences to score")
+    return clear_identity_from_accumulators([accumulate(s, iou_threshold) for s in sequences],
+                                            [s.name for s in sequences])
 
 
 def mot_summary(sequences: Sequence[MotSequence]) -> Dict[str, object]:

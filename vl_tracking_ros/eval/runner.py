@@ -31,7 +31,8 @@ from ..core.tracker import Tracker
 from ..core.types import TrackerOutput, TrackState
 from . import language_metrics as lm
 from .ground_truth import active_referent_boxes, clip_is_multi, sot_box
-from .mot_metrics import MotSequence, clear_identity, hota_details
+from .mot_metrics import (MotSequence, accumulate, clear_identity_from_accumulators, combine_hota,
+                          hota_sequence_result)
 from .sot_metrics import FrameCountMismatchError, SequenceErrors, sequence_errors, sot_curves
 
 
@@ -61,22 +62,40 @@ class ClipResult:
     mot_gt: List[Dict[int, np.ndarray]]
     step_s: float
     metrics: Dict[str, Any] = field(default_factory=dict)
+    #: derived values (errors, sequences, accumulators) computed once; results never change after scoring
+    _cache: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def _cached(self, key: str, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     @property
     def fps(self) -> float:
         return self.num_frames / self.step_s if self.step_s > 0 else float("inf")
 
     def sot_errors(self) -> SequenceErrors:
-        return sequence_errors(self.sot_pred, self.sot_gt)
+        return self._cached("sot_errors", lambda: sequence_errors(self.sot_pred, self.sot_gt))
 
     def mot_sequence(self) -> MotSequence:
-        return MotSequence.from_frames(self.name, self.mot_gt, self.mot_pred)
+        return self._cached("mot_sequence", lambda: MotSequence.from_frames(self.name, self.mot_gt, self.mot_pred))
+
+    def hota_raw(self) -> Dict[str, Any]:
+        """TrackEval's raw per-sequence HOTA result (see ``mot_metrics.combine_hota``)."""
+        return self._cached("hota_raw", lambda: hota_sequence_result(self.mot_sequence()))
+
+    def mot_accumulator(self) -> Any:
+        """The clip's motmetrics accumulator (IoU >= 0.5 matching)."""
+        return self._cached("mot_acc", lambda: accumulate(self.mot_sequence()))
 
     def locked(self) -> np.ndarray:
-        if self.multi:
-            return lm.multi_locked([np.array(list(p.values())).reshape(-1, 4) for p in self.mot_pred],
-                                   [np.array(list(g.values())).reshape(-1, 4) for g in self.mot_gt])
-        return lm.sot_locked(self.sot_pred, self.sot_gt)
+        def make() -> np.ndarray:
+            if self.multi:
+                return lm.multi_locked([np.array(list(p.values())).reshape(-1, 4) for p in self.mot_pred],
+                                       [np.array(list(g.values())).reshape(-1, 4) for g in self.mot_gt])
+            return lm.sot_locked(self.sot_pred, self.sot_gt)
+
+        return self._cached("locked", make)
 
     def present(self) -> np.ndarray:
         if self.multi:
@@ -172,9 +191,8 @@ def score_outputs(clip: Any, outputs: Sequence[TrackerOutput], step_s: float = 0
 def _clip_metrics(res: ClipResult) -> Dict[str, Any]:
     m: Dict[str, Any] = {}
     if res.multi:
-        seq = res.mot_sequence()
-        h = hota_details([seq])["COMBINED"]
-        c = clear_identity([seq])["COMBINED"]
+        h = combine_hota([res.hota_raw()])
+        c = clear_identity_from_accumulators([res.mot_accumulator()], [res.name])["COMBINED"]
         m.update(HOTA=h["HOTA"], DetA=h["DetA"], AssA=h["AssA"], IDF1=c["IDF1"], MOTA=c["MOTA"], IDsw=c["IDsw"])
     else:
         errs = res.sot_errors()
@@ -268,8 +286,10 @@ class SuiteResult:
         reloc = [x for c in self.clips for x in c.metrics["reloc_times"]]
         out["switch_latency_median"], out["switch_relock_30"] = lm.latency_summary(switch)
         out["switch_events"] = len(switch)
+        out["switch_never_relocked"] = int(sum(1 for x in switch if not np.isfinite(x)))
         out["reloc_time_median"], out["reloc_within_30"] = lm.latency_summary(reloc)
         out["reloc_events"] = len(reloc)
+        out["reloc_never"] = int(sum(1 for x in reloc if not np.isfinite(x)))
         total_frames = sum(c.num_frames for c in self.clips)
         total_s = sum(c.step_s for c in self.clips)
         out["fps"] = total_frames / total_s if total_s > 0 else None
@@ -278,7 +298,7 @@ class SuiteResult:
         return out
 
     def by_condition(self) -> Dict[str, Dict[str, Dict[str, Any]]]:
-        groups = lm.group_by_condition(self.clips, lambda c: c.conditions)
+        groups = lm.group_by_condition(self.clips, lambda c: lm.breakdown_conditions(c.conditions))
         out: Dict[str, Dict[str, Dict[str, Any]]] = {}
         for key, values in groups.items():
             out[key] = {}
@@ -310,9 +330,8 @@ def _sot_summary(clips: List[ClipResult]) -> Dict[str, Any]:
 def _mot_summary(clips: List[ClipResult]) -> Dict[str, Any]:
     if not clips:
         return {"HOTA": None, "DetA": None, "AssA": None, "IDF1": None, "MOTA": None, "IDsw": None}
-    seqs = [c.mot_sequence() for c in clips]
-    h = hota_details(seqs)["COMBINED"]
-    c = clear_identity(seqs)["COMBINED"]
+    h = combine_hota([c.hota_raw() for c in clips])
+    c = clear_identity_from_accumulators([c.mot_accumulator() for c in clips], [c.name for c in clips])["COMBINED"]
     return {"HOTA": h["HOTA"], "DetA": h["DetA"], "AssA": h["AssA"], "IDF1": c["IDF1"], "MOTA": c["MOTA"],
             "IDsw": c["IDsw"]}
 

@@ -68,3 +68,11 @@ def test_group_by_condition():
     assert list(groups["modalities"]) == ["rgb", "rgb+thermal"]
     assert len(groups["distractors"]["2"]) == 2
     assert condition_value_label(True) == "true"
+
+
+def test_breakdown_uses_categorical_keys_or_everything():
+    from vl_tracking_ros.eval.language_metrics import breakdown_conditions
+
+    cond = {"lighting": "night", "distractor_similarity": 0.4137, "modalities": ["rgb"]}
+    assert breakdown_conditions(cond) == {"lighting": "night", "modalities": ["rgb"]}
+    assert breakdown_conditions({"camera_motion": "fast"}) == {"camera_motion": "fast"}
