@@ -187,8 +187,12 @@ def machine_info() -> Dict[str, object]:
                 break
     except OSError:
         pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "gpu": "none (CPU only)"}
+            "python": platform.python_version(), "gpu": "none (CPU only)", "load_average_1_5_15min": load}
 
 
 def _pct(values: Sequence[float], q: float) -> Optional[float]:
@@ -236,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         snrs.append(None if tok in ("clean", "inf", "") else float(tok))
     commands = BENCH_COMMANDS[: args.limit] if args.limit else BENCH_COMMANDS
 
+    machine_start = machine_info()
     t_load = time.perf_counter()
     rec = WhisperRecognizer(args.model_dir or None, cpu_threads=args.threads, beam_size=args.beam_size,
                             num_hypotheses=args.hypotheses)
@@ -254,7 +259,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"synthesizing {len(commands)} commands x {args.variants} voices + {args.non_commands} non-commands ...")
     clips = make_clips(commands, BENCH_VOICES, args.variants)
     non_clips = make_clips(NON_COMMANDS[: max(0, args.non_commands)], BENCH_VOICES, 1)
-    rng = np.random.default_rng(args.seed)
 
     levels: Dict[str, Dict[str, object]] = {}
     details: List[Dict[str, object]] = []
@@ -263,9 +267,11 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, desc="bench voice", unit="utt") as bar:
         for snr in snrs:
             name = "clean" if snr is None else f"{snr:g}dB"
-            exact, errs_raw, errs_norm, n_words, lat, hops = 0, 0, 0, 0, [], []
+            exact, errs_raw, errs_norm, n_words, lat, hops, asr = 0, 0, 0, 0, [], [], []
             misses: List[Dict[str, str]] = []
-            for clip in clips:
+            for ci, clip in enumerate(clips):
+                # noise drawn per (seed, clip, level): every level's figure is reproducible on its own
+                rng = np.random.default_rng([args.seed, ci, int(round((snr or 0) * 10))])
                 audio = clip.audio_f32 if snr is None else add_noise(
                     clip.audio_f32, snr, rng, speech_f32=trim_silence(clip.audio_f32))
                 results = pipe.run_clip(audio, clip.rate)
@@ -278,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
                 errs_raw += word_errors(ref_words, hyp_raw)
                 errs_norm += word_errors(basic_normalize(clip.expected or clip.reference).split(), hyp_norm)
                 n_words += len(ref_words)
+                asr += [r.transcript.inference_s for r in results]
                 for r in accepted:
                     dds = hop.send(r.command) if hop is not None else 0.0
                     hops.append(dds)
@@ -297,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
                 "wer_raw": round(errs_raw / max(n_words, 1), 4),
                 "wer_normalized": round(errs_norm / max(n_words, 1), 4),
                 "latency_s": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": _pct(lat, 100), "n": len(lat)},
+                "asr_s": {"p50": _pct(asr, 50), "p95": _pct(asr, 95)},
+                "end_silence_s": args.min_silence_ms / 1000.0,
                 "dds_hop_ms_p50": None if hop is None else _pct([h * 1e3 for h in hops], 50),
                 "misses": misses,
             }
@@ -322,7 +331,8 @@ def run(args: argparse.Namespace) -> int:
         "levels": levels,
         "non_commands": {"utterances": len(non_clips), "false_accepts": false_accepts},
         "targets": {"clean_exact": 0.90, "10dB_exact": 0.75, "p95_latency_s": 1.5},
-        "machine": machine_info(),
+        "machine_at_start": machine_start,
+        "machine_at_end": machine_info(),
         "runtime_s": round(time.perf_counter() - t_run, 1),
     }
     if args.details:

@@ -39,5 +39,5 @@ def test_small_benchmark_run(tmp_path):
     assert clean["utterances"] == 2 and 0.0 <= clean["exact_accuracy"] <= 1.0
     assert clean["exact_accuracy"] >= 0.5  # "track the red car" / "track all people", clean speech
     assert clean["latency_s"]["n"] >= 1 and 0 < clean["latency_s"]["p50"] < 10
-    assert report["machine"]["cpu_count"] >= 1 and report["model"]["compute_type"] == "int8"
+    assert report["machine_at_end"]["cpu_count"] >= 1 and report["model"]["compute_type"] == "int8"
     assert report["non_commands"]["utterances"] == 1
