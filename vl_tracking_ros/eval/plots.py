@@ -37,7 +37,7 @@ def plot_success(curves_by_name: Dict[str, SotCurves], path: Path, title: str = 
         ax.plot(c.success_thresholds, c.success, lw=2, label=f"[{c.auc:.3f}] {name}")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="overlap threshold (IoU)", ylabel="success rate", title=title)
     ax.grid(True, ls=":")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.95), fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
