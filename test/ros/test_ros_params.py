@@ -88,3 +88,19 @@ def test_standard_qos_overrides_apply_per_topic(ros_context):
         assert subs["/qos/depth/image"].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
     finally:
         node.destroy_node()
+
+
+def test_warm_up_builds_only_the_models_the_commands_need(ros_context):
+    from vl_tracking_ros.ros.tracker_node import TrackerNode
+
+    node = TrackerNode(node_name="warm_probe", namespace="warm", context=ros_context, parameter_overrides=[
+        Parameter("model.preset", value="default"), Parameter("model.single_preset", value="heuristic"),
+        Parameter("model.multi_preset", value="heuristic")])
+    try:
+        router = node._tracker
+        assert router.built_presets() == {}
+        node.warm_up_for(["track all people", "not a command"])
+        assert router.built_presets() == {"multi": "heuristic"}
+        assert node.tracker_name() == "default(single=heuristic (not loaded), multi=heuristic)"
+    finally:
+        node.destroy_node()

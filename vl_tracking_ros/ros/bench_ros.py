@@ -108,7 +108,8 @@ def run_bench(duration_s: float = 60.0, warmup_s: Optional[float] = None, rate_h
                 Parameter("encodings.thermal", value="mono16")])
         tracker = TrackerNode(context=context, parameter_overrides=[
             Parameter("model.preset", value=preset), Parameter("model.device", value=device),
-            Parameter("model.warm_up", value=True), Parameter("debug_image.enabled", value=bool(debug_image))])
+            Parameter("model.warm_up", value=False), Parameter("debug_image.enabled", value=bool(debug_image))])
+        tracker.warm_up_for([text])  # load the model the command needs before measuring
         console = CommandConsoleNode(context=context)
         recorder = OutputRecorder(context=context)
         executor = SingleThreadedExecutor(context=context)

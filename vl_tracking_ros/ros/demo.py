@@ -116,7 +116,8 @@ def run_demo(out_dir: str, suite: str = "switch", seed: Optional[int] = None, cl
             Parameter("encodings.rgb", value="bgr8")])
         tracker = TrackerNode(context=context, parameter_overrides=[
             Parameter("model.preset", value=preset), Parameter("model.device", value=device),
-            Parameter("model.warm_up", value=True)])
+            Parameter("model.warm_up", value=False)])
+        tracker.warm_up_for([text for _, text in script])  # only the models the script needs
         console = CommandConsoleNode(context=context)
         recorder = OutputRecorder(context=context, on_debug_image=lambda _stamp, img: video.write(img))
         executor = SingleThreadedExecutor(context=context)

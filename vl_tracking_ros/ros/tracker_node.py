@@ -210,6 +210,23 @@ class TrackerNode(Node):
                                     f"{exc}; falling back to the {cfg.model_fallback_preset!r} preset")
             return build_with_options(cfg.model_fallback_preset, **options), note
 
+    def warm_up_for(self, commands: Sequence[str]) -> None:
+        """Build now the model(s) that ``commands`` will need (a routing
+        tracker loads its roles lazily otherwise), so the first tracked frame
+        does not pay the model-load time. Call before frames flow."""
+        warm_up = getattr(self._tracker, "warm_up", None)
+        if not callable(warm_up):
+            return
+        roles = set()
+        for text in commands:
+            try:
+                queries = self._parse(text).queries
+            except CommandError:
+                continue
+            roles.update("multi" if q.multi else "single" for q in queries)
+        if roles:
+            warm_up(tuple(sorted(roles, reverse=True)))
+
     @property
     def rgb_frames_received(self) -> int:
         """RGB images received and decoded so far."""
