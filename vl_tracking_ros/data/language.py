@@ -56,6 +56,7 @@ MOTION_PHRASES = {
 }
 MOTION_PHRASES_PLURAL = dict(MOTION_PHRASES, still=("standing still", "not moving", "that are stationary"))
 FAST_WORDS = ("fast", "quick", "speeding")
+COLOR_CLOTHING = ("in", "wearing")
 HPOS_PHRASES = {"left": ("on the left", "at the left"), "right": ("on the right", "at the right")}
 VPOS_PHRASES = {"top": ("at the top", "near the top"), "bottom": ("at the bottom", "near the bottom")}
 RELATION_PHRASES = {"left_of": ("left of", "to the left of"), "right_of": ("right of", "to the right of"),
@@ -75,7 +76,8 @@ VOCABULARY: Dict[str, List[str]] = {
     "positions": sorted({p for ps in list(HPOS_PHRASES.values()) + list(VPOS_PHRASES.values()) for p in ps}),
     "relations": sorted({p for ps in RELATION_PHRASES.values() for p in ps}),
 }
-VOCABULARY["words"] = sorted({w for lst in VOCABULARY.values() for item in lst for w in item.split()} | {"the", "all"})
+VOCABULARY["connectives"] = ["the", "all", "that is", "which is", "that are"] + list(COLOR_CLOTHING)
+VOCABULARY["words"] = sorted({w for lst in VOCABULARY.values() for item in lst for w in item.split()})
 
 #: keys an expression may constrain
 ATTRIBUTE_KEYS = ("category", "size", "speed", "temperature", "color", "texture", "motion", "hpos", "vpos")
@@ -180,8 +182,12 @@ def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
 
 
 def render_text(constraints: Dict[str, str], rng: np.random.Generator, plural: bool = False,
-                relation: Optional[str] = None, anchor_text: Optional[str] = None) -> str:
-    """Words for a constraint set ("the small hot drone moving right")."""
+                relation: Optional[str] = None, anchor_text: Optional[str] = None, clauses: bool = True) -> str:
+    """Words for a constraint set ("the small hot drone moving right").
+
+    clauses: allow a trailing relative clause ("... that is hot"); off for
+    relation anchors, where it would be unclear which object it describes.
+    """
     adjs = []
     if constraints.get("size") in SIZE_WORDS:
         adjs.append(_pick(rng, SIZE_WORDS[constraints["size"]]))
@@ -197,7 +203,17 @@ def render_text(constraints: Dict[str, str], rng: np.random.Generator, plural: b
     noun = _pick(rng, NOUNS[constraints.get("category", "object")])
     if plural:
         noun = PLURALS[noun]
-    words = ([] if plural else ["the"]) + adjs + [noun]
+    post = []
+    if "color" in constraints and constraints.get("category") == "person" and rng.random() < 0.5:
+        adjs.remove(constraints["color"])                    # "the person in red"
+        post.append(_pick(rng, COLOR_CLOTHING) + " " + constraints["color"])
+    clause = None
+    movable = [a for a in adjs if a not in FAST_WORDS]
+    if movable and clauses and relation is None and rng.random() < 0.25:  # "the drone that is hot"
+        adj = _pick(rng, movable)
+        adjs.remove(adj)
+        clause = ("that are " if plural else _pick(rng, ("that is ", "which is "))) + adj
+    words = ([] if plural else ["the"]) + adjs + [noun] + post
     if "motion" in constraints:
         phrase = _pick(rng, (MOTION_PHRASES_PLURAL if plural else MOTION_PHRASES)[constraints["motion"]])
         if constraints.get("speed") == "fast" and not fast_as_adj:
@@ -212,6 +228,8 @@ def render_text(constraints: Dict[str, str], rng: np.random.Generator, plural: b
         if constraints.get("vpos") in VPOS_PHRASES:
             pos.append(_pick(rng, VPOS_PHRASES[constraints["vpos"]]))
     words += pos
+    if clause is not None:
+        words.append(clause)
     if relation is not None:
         words += [_pick(rng, RELATION_PHRASES[relation]), anchor_text or "the object"]
     return " ".join(words)
@@ -283,7 +301,9 @@ def _describe_relation(target_id, objects, boxes, rng):
                 continue
             anchor_c = None
             for c in _constraint_sets(objects[anchor], rng, max_extra=2):
-                if "hpos" in c or "vpos" in c:
+                # no position or motion words in the anchor: "the box left of the car
+                # moving right" would leave unclear who moves
+                if any(k in c for k in ("hpos", "vpos", "motion")):
                     continue
                 if resolve(c, objects, boxes) == (anchor,):
                     anchor_c = c
@@ -293,7 +313,7 @@ def _describe_relation(target_id, objects, boxes, rng):
             for own in ({"category": str(target["category"])},
                         {"category": str(target["category"]), "color": str(target["color"])}):
                 if resolve(own, objects, boxes, relation, anchor) == (target_id,):
-                    anchor_text = render_text(anchor_c, rng)
+                    anchor_text = render_text(anchor_c, rng, clauses=False)
                     text = render_text(own, rng, relation=relation, anchor_text=anchor_text)
                     return own, relation, anchor, anchor_c, text
     return None
