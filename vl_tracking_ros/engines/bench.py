@@ -102,14 +102,16 @@ def bench_text(model: Any, backend: Any, n: int, seed: int) -> Dict[str, Any]:
     try:
         backend.encode_text(["warm up the text encoder"])
         texts = _new_commands(n, seed)
-        samples = []
+        samples, cpu = [], []
         for t in texts:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             backend.encode_text([t])
             samples.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
     finally:
         backend._forward = inner
-    return {**latency_stats(samples), "engine_calls": calls["n"], "device": "cpu",
+    return {**latency_stats(samples), "cpu_ms_mean": round(float(np.mean(cpu)), 3), "cpu_ms_p50": round(
+        float(np.median(cpu)), 3), "engine_calls": calls["n"], "device": "cpu",
             "example_commands": texts[:3]}
 
 
@@ -138,15 +140,16 @@ def bench_network(backend: Any, model: Any, variant: Any, streams: int, frames: 
     requests = [samples[i % len(samples)] for i in range(streams)]
     batch = {k: np.concatenate([r[k] for r in requests], axis=0) for k in requests[0]}
     sync = getattr(backend, "synchronize", None)
-    ms = time_calls(lambda: backend.forward(batch), frames, warmup, sync,
-                    progress=f"{backend.name} {variant.name} b{streams}")
+    ms, cpu_ms = time_calls(lambda: backend.forward(batch), frames, warmup, sync,
+                            progress=f"{backend.name} {variant.name} b{streams}")
     # the batched result equals separate per-stream runs (recorded, not assumed)
     sep = [backend.forward(r) for r in requests]
     joint = forward_batched(backend, requests)
     diff = max(float(np.max(np.abs(a[k] - b[k]))) for a, b in zip(sep, joint) for k in a)
     st = latency_stats(ms)
+    cpu = float(np.mean(cpu_ms))
     return {**st, "batch": streams, "fps": round(1e3 * streams / st["mean_ms"], 2),
-            "batched_vs_separate_max_abs_diff": diff}
+            "cpu_ms_mean": round(cpu, 3), "batched_vs_separate_max_abs_diff": diff}
 
 
 # -- end to end -------------------------------------------------------------------------------------
@@ -175,18 +178,21 @@ def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[s
     set_command_ms = (time.perf_counter() - t0) * 1e3
     stages: Dict[str, List[float]] = {}
     step_ms: List[float] = []
+    step_cpu: List[float] = []
     searches = {"local": 0, "global": 0}
     try:
         from tqdm import tqdm
 
         for i in tqdm(range(n_needed), desc=f"{args.model} {kind} end-to-end", unit="frame", leave=False):
             frame = clip.frames[i % clip.num_frames]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             out = tracker.step(frame)
             dt = (time.perf_counter() - t0) * 1e3
+            dc = (time.process_time() - c0) * 1e3
             if i < args.warmup:
                 continue
             step_ms.append(dt)
+            step_cpu.append(dc)
             searches[out.search] = searches.get(out.search, 0) + 1
             for k, v in out.timings_ms.items():
                 stages.setdefault(k, []).append(float(v))
@@ -196,7 +202,8 @@ def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[s
     return {"available": True, "modalities": list(modalities), "command": expr.text,
             "set_command_ms": round(set_command_ms, 3),
             "stages": {k: latency_stats(v) for k, v in stages.items()}, "step": total,
-            "fps": round(1e3 / total["mean_ms"], 2), "next_search_counts": searches}
+            "fps": round(1e3 / total["mean_ms"], 2), "step_cpu_ms_mean": round(float(np.mean(step_cpu)), 3),
+            "next_search_counts": searches}
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -214,15 +221,18 @@ def _print_table(report: Dict[str, Any]) -> None:
           f"GPU: {m.get('gpu_name') or 'none'}; weights: {'trained' if report['weights_trained'] else 'UNTRAINED'}")
     t = report["text_encode"]
     print(f"text encode (new command, CPU): p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms, "
-          f"engine calls {t['engine_calls']}")
-    print(f"{'backend':<12} {'device':<7} {'variant':<7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'FPS':>9}")
+          f"CPU {t['cpu_ms_p50']:.1f} ms, engine calls {t['engine_calls']}")
+    if m.get("load_average_1_5_15"):
+        print(f"load average during the run (1/5/15 min): {m['load_average_1_5_15']}")
+    print(f"{'backend':<12} {'device':<7} {'variant':<7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'FPS':>9} "
+          f"{'CPU ms':>8}")
     for r in report["results"]:
         for vname, n in r["network"].items():
             if "error" in n:
                 print(f"{r['backend']:<12} {r['device']:<7} {vname:<7} error: {n['error']}")
                 continue
             print(f"{r['backend']:<12} {r['device']:<7} {vname:<7} {n['batch']:>5} {n['p50_ms']:>8.2f} "
-                  f"{n['p95_ms']:>8.2f} {n['fps']:>9.1f}")
+                  f"{n['p95_ms']:>8.2f} {n['fps']:>9.1f} {n['cpu_ms_mean']:>8.2f}")
     for r in report["results"]:
         e = r.get("end_to_end")
         if not e:
@@ -232,7 +242,8 @@ def _print_table(report: Dict[str, Any]) -> None:
             continue
         stages = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p95_ms']:.1f}" for k, v in e["stages"].items())
         print(f"end-to-end {r['backend']} ({'+'.join(e['modalities'])}): step p50 {e['step']['p50_ms']:.1f} ms "
-              f"p95 {e['step']['p95_ms']:.1f} ms, {e['fps']:.1f} FPS; stages p50/p95 ms: {stages}")
+              f"p95 {e['step']['p95_ms']:.1f} ms, {e['fps']:.1f} FPS (CPU {e['step_cpu_ms_mean']:.1f} ms/step); "
+              f"stages p50/p95 ms: {stages}")
     print(f"peak RSS {report['peak_rss_mb']:.0f} MiB")
 
 
@@ -290,6 +301,12 @@ def run(args: argparse.Namespace) -> int:
     if not text_done:
         report["text_encode"] = {"error": "no backend could be built"}
     report["peak_rss_mb"] = peak_rss_mb()
+    try:
+        import os
+
+        report["machine"]["load_average_end_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        pass
     report["checks"] = _checks(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

@@ -5,7 +5,7 @@ import os
 import platform
 import resource
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,9 +21,13 @@ def latency_stats(samples_ms: Sequence[float]) -> Dict[str, float]:
 
 
 def time_calls(fn: Callable[[], Any], iters: int, warmup: int, sync: Optional[Callable[[], None]] = None,
-               progress: Optional[str] = None) -> List[float]:
-    """Run ``fn`` ``warmup`` times untimed, then ``iters`` times; per-call ms.
+               progress: Optional[str] = None) -> Tuple[List[float], List[float]]:
+    """Run ``fn`` ``warmup`` times untimed, then ``iters`` times.
 
+    Returns (wall ms per call, process CPU ms per call). On a shared machine
+    the wall time includes waiting for a core; the CPU time (all threads of
+    this process) does not, so it is the load-robust figure (with one thread
+    it is what the wall time would be on an idle core).
     sync: called after each call before the clock stops (CUDA synchronize),
         so asynchronous GPU work is counted.
     """
@@ -31,19 +35,21 @@ def time_calls(fn: Callable[[], Any], iters: int, warmup: int, sync: Optional[Ca
         fn()
     if sync:
         sync()
-    out: List[float] = []
+    wall: List[float] = []
+    cpu: List[float] = []
     it = range(iters)
     if progress:
         from tqdm import tqdm
 
         it = tqdm(it, desc=progress, unit="it", leave=False)
     for _ in it:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         if sync:
             sync()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return out
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return wall, cpu
 
 
 def peak_rss_mb() -> float:
