@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine-dir", default=None, help="engine cache (tensorrt / cached ONNX)")
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--untrained-ok", action="store_true",
+                        help="when the preset has no trained weights yet, time the real tracker with its seeded "
+                             "untrained weights (speed does not depend on training; the JSON says untrained)")
     parser.add_argument("--json", required=True, help="write the results here")
 
 
@@ -164,6 +167,8 @@ def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[s
     options: Dict[str, Any] = {"backend": kind, "device": device}
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir
+    if getattr(args, "_untrained_weights_dir", None):
+        options["weights_dir"] = args._untrained_weights_dir
     try:
         tracker = build_tracker(args.model, **options)
     except Exception as exc:  # not built yet / missing weights: record why, never fake numbers
@@ -204,6 +209,28 @@ def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[s
             "stages": {k: latency_stats(v) for k, v in stages.items()}, "step": total,
             "fps": round(1e3 / total["mean_ms"], 2), "step_cpu_ms_mean": round(float(np.mean(step_cpu)), 3),
             "next_search_counts": searches}
+
+
+def write_untrained_weights(preset: str, model: Any, out_dir: str) -> str:
+    """Write the seeded untrained network of an mvlm preset as a weights dir
+    (safetensors + manifest entry marked ``untrained``) so the real tracker
+    can be timed before training finishes. Returns ``out_dir``."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    from ..models.config import config_hash
+
+    net = model.variant("local").network
+    chash = config_hash(net.cfg)
+    state = {k: v.detach().contiguous() for k, v in net.trained_state_dict().items()}
+    path = Path(out_dir) / f"{preset}.safetensors"
+    save_file(state, str(path), metadata={"config_hash": chash, "untrained": "true"})
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = {preset: {"file": path.name, "sha256": digest, "config_hash": chash, "untrained": True,
+                         "trained_modalities": list(net.cfg.x_modalities)}}
+    (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out_dir
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -262,6 +289,12 @@ def run(args: argparse.Namespace) -> int:
     runs = [("torch", "cpu"), ("onnxruntime", "cpu")] if args.compare_cpu_backends else [(args.backend, device)]
     model = load_preset_model(args.model, args.weights_dir)
     variants = [model.variant(v.strip()) for v in args.variants.split(",") if v.strip()]
+    tmp_weights = None
+    if args.untrained_ok and model.weights is None and args.model.startswith("mvlm"):
+        import tempfile
+
+        tmp_weights = tempfile.TemporaryDirectory(prefix="vlt_untrained_")
+        args._untrained_weights_dir = write_untrained_weights(args.model, model, tmp_weights.name)
     report: Dict[str, Any] = {
         "preset": args.model, "weights": model.weights, "weights_trained": model.weights is not None,
         "machine": machine_info(), "targets": TARGETS,
@@ -301,6 +334,9 @@ def run(args: argparse.Namespace) -> int:
     if not text_done:
         report["text_encode"] = {"error": "no backend could be built"}
     report["peak_rss_mb"] = peak_rss_mb()
+    if tmp_weights is not None:
+        report["end_to_end_weights"] = "seeded untrained weights (--untrained-ok): speed only, not accuracy"
+        tmp_weights.cleanup()
     try:
         import os
 
