@@ -217,7 +217,10 @@ def render_text(constraints: Dict[str, str], rng: np.random.Generator, plural: b
     if "motion" in constraints:
         phrase = _pick(rng, (MOTION_PHRASES_PLURAL if plural else MOTION_PHRASES)[constraints["motion"]])
         if constraints.get("speed") == "fast" and not fast_as_adj:
-            phrase = phrase.replace("moving", "moving quickly", 1) if phrase.startswith("moving") else "quickly " + phrase
+            if phrase.startswith("moving"):
+                phrase = phrase.replace("moving", "moving quickly", 1)
+            else:
+                phrase = "quickly " + phrase
         words.append(phrase)
     pos = []
     if constraints.get("vpos") in VPOS_PHRASES and constraints.get("hpos") in HPOS_PHRASES:

@@ -55,9 +55,10 @@ class ObjectGT:
         return self.in_view and self.visibility > 0.0
 
     def to_dict(self) -> Dict[str, object]:
-        return {"id": self.obj_id, "box_xyxy": [round(float(v), 3) for v in self.box_xyxy],
-                "full_box_xyxy": [round(float(v), 3) for v in self.full_box_xyxy] if self.full_box_xyxy is not None else None,
-                "visibility": round(float(self.visibility), 4), "in_view": bool(self.in_view), "attrs": dict(self.attrs)}
+        full = None if self.full_box_xyxy is None else [round(float(v), 3) for v in self.full_box_xyxy]
+        return {"id": self.obj_id, "box_xyxy": [round(float(v), 3) for v in self.box_xyxy], "full_box_xyxy": full,
+                "visibility": round(float(self.visibility), 4), "in_view": bool(self.in_view),
+                "attrs": dict(self.attrs)}
 
     @classmethod
     def from_dict(cls, d: Dict[str, object]) -> "ObjectGT":
@@ -254,7 +255,8 @@ def _schedule(scene: Scene, gts: List[FrameGT], rng: np.random.Generator) -> Lis
         if k == 0:
             candidates = list(range(0, min(window * 2 + 1, end_all - 1)))
         if cfg.multi_target:
-            seeds = [1] if k == 0 else [o.obj_id for o in scene.objects if o.obj_id not in used]
+            others = [o.obj_id for o in scene.objects if o.obj_id not in used and o.obj_id != 1]
+            seeds = ([1] if k == 0 else []) + others
         else:
             seeds = [scene.target_ids[k]] + [o.obj_id for o in scene.objects
                                              if o.obj_id not in used and o.obj_id != scene.target_ids[k]]

@@ -19,7 +19,8 @@ def _clip_bytes(clip):
     for b in clip.events:
         parts += [b.x_px.tobytes(), b.y_px.tobytes(), b.t_us.tobytes(), b.polarity.tobytes()]
     parts.append(repr(clip.command_schedule).encode())
-    parts.append(repr([(o.obj_id, o.box_xyxy.tobytes(), o.visibility) for g in clip.gt for o in g.objects.values()]).encode())
+    parts.append(repr([(o.obj_id, o.box_xyxy.tobytes(), o.visibility)
+                       for g in clip.gt for o in g.objects.values()]).encode())
     return b"".join(parts)
 
 

@@ -86,7 +86,8 @@ def read_mot_sequence(seq_dir: PathLike) -> MOTSequence:
         info.update({k.lower(): v for k, v in cp["Sequence"].items()})
     frames = list_frames(seq_dir / info["imdir"])
     if "seqlength" in info and int(info["seqlength"]) != len(frames):
-        raise DatasetFormatError(ini, f"seqLength={info['seqlength']} but {seq_dir / info['imdir']} has {len(frames)} frames")
+        raise DatasetFormatError(ini, f"seqLength={info['seqlength']} but {seq_dir / info['imdir']} "
+                                      f"has {len(frames)} frames")
     width, height = int(info["imwidth"]), int(info["imheight"])
     if width <= 0 or height <= 0:
         from .common import load_image
@@ -104,7 +105,8 @@ def format_mot_rows(rows: Iterable[Tuple[int, int, np.ndarray, float, int, float
     out = []
     for frame, oid, box, conf, cls, vis in rows:
         x0, y0, x1, y1 = (float(v) for v in box)
-        out.append(f"{int(frame)},{int(oid)},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},{conf:g},{int(cls)},{vis:.3f}")
+        out.append(f"{int(frame)},{int(oid)},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
+                   f"{conf:g},{int(cls)},{vis:.3f}")
     return "\n".join(out) + ("\n" if out else "")
 
 

@@ -116,7 +116,8 @@ def write_lasot_sequence(seq_dir: PathLike, images_rgb: Iterable[np.ndarray], bo
     n = 0
     for n, img in enumerate(images_rgb, start=1):
         params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-        if not cv2.imwrite(str(seq_dir / "img" / f"{n:08d}.{image_format}"), np.ascontiguousarray(img[..., ::-1]), params):
+        path = seq_dir / "img" / f"{n:08d}.{image_format}"
+        if not cv2.imwrite(str(path), np.ascontiguousarray(img[..., ::-1]), params):
             raise OSError(f"cannot write frame {n} to {seq_dir / 'img'}")
     boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     if len(boxes) != n:
