@@ -77,6 +77,7 @@ def test_unknown_model_preset_falls_back_and_node_stays_up(ros_context):
     assert msgs[-1].tracker == name and iou(track_box(msgs[-1].tracks[0]), RED_BOX) > 0.7
 
 
+@pytest.mark.slow  # the real model factory loads its frozen encoders before it finds no weights
 def test_default_preset_with_missing_weights_states_the_fallback(ros_context, tmp_path):
     """Router with an empty weights directory: each role that cannot load its
     model says so (TrackArray.tracker) and the heuristic answers instead."""
