@@ -22,6 +22,7 @@ from .normalize import Normalized, TranscriptNormalizer
 from .recognizer import Recognizer, Transcript, echoes_prompt
 from .segmenter import Utterance, UtteranceSegmenter
 from .vad import build_vad
+from .vocabulary import FUNCTION_WORDS
 
 #: VoiceResult.reason values.
 ACCEPTED = "accepted"
@@ -257,6 +258,9 @@ class VoiceCommandPipeline:
             cmd = parse(norm.text, use_core=self.use_core_parser)
         except NotACommand as exc:
             return None, NOT_A_COMMAND, str(exc)
+        for q in cmd.queries:  # a cut-off transcript ("track all the") names nothing
+            if all(w in FUNCTION_WORDS for w in q.expression.split()):
+                return None, NOT_A_COMMAND, f"the expression {q.expression!r} names nothing (cut off?)"
         if transcript.unprompted_text is not None and echoes_prompt(transcript.text, self.prompt):
             from difflib import SequenceMatcher
 

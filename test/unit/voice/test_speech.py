@@ -219,3 +219,15 @@ def test_prompt_echo_guard(unprompted, accepted_cmd):
     assert r.command == accepted_cmd
     if accepted_cmd is None:
         assert r.reason == "prompt_echo" and "without the prompt" in r.detail
+
+
+@pytest.mark.parametrize("text, accepted_cmd", [
+    ("track all the", None), ("track the", None), ("track the one", None),
+    ("track the red one", "track the red one"), ("Stop.", "stop"),
+])
+def test_decisions_on_text(recognizer, text, accepted_cmd):
+    pipe = VoiceCommandPipeline(recognizer, UtteranceSegmenter(EnergyVad()))
+    r = pipe.decide_text(text, confidence=0.9)
+    assert r.command == accepted_cmd
+    if accepted_cmd is None:
+        assert r.reason == NOT_A_COMMAND
