@@ -1,9 +1,11 @@
 """``vl-tracking generate``: render a synthetic suite to disk.
 
-    vl-tracking generate --suite NAME --out DIR [--bag] [--seed N] [--full]
+    vl-tracking generate --suite NAME --out DIR [--bag] [--seed N] [--full] [--refer-kitti]
 
-Per clip: a LaSOT/TNL2K-style folder (see ``data/clip_io.py``) and, with
-``--bag``, an MCAP rosbag2 (``<clip>/bag``) the tracker node can replay.
+Per clip: a LaSOT/TNL2K-style folder that is also a MOTChallenge sequence
+(see ``data/clip_io.py``), with ``--bag`` an MCAP rosbag2 (``<clip>/bag``)
+the tracker node can replay, and with ``--refer-kitti`` a Refer-KITTI-style
+tree (``DIR/refer-kitti``).
 """
 from __future__ import annotations
 
@@ -31,13 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-format", choices=("png", "jpg"), default="png", help="RGB frame format")
     parser.add_argument("--depth-encoding", choices=("32FC1", "16UC1"), default="32FC1",
                         help="depth encoding in the bag")
+    parser.add_argument("--refer-kitti", action="store_true",
+                        help="also write the clips as a Refer-KITTI-style tree under DIR/refer-kitti "
+                             "(boxes of every object, one expression JSON per command)")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .bag import write_bag
-    from .clip_io import write_clip_folder
+    from .clip_io import write_clip_folder, write_refer_kitti_clip
 
     suite = get_suite(args.suite, seed=args.seed, full=args.full)   # UnknownSuiteError lists valid names
     n = suite.num_clips if args.clips is None else max(0, min(int(args.clips), suite.num_clips))
@@ -56,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         write_clip_folder(clip, clip_dir, image_format=args.image_format)
         if args.bag:
             write_bag(clip, clip_dir / "bag", depth_encoding=args.depth_encoding)
+        if args.refer_kitti:
+            write_refer_kitti_clip(clip, out / "refer-kitti")
         frames += clip.num_frames
         events += sum(len(b) for b in clip.events)
         index["clips"].append({"name": clip.name, "seed": clip.seed, "num_frames": clip.num_frames,

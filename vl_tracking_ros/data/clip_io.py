@@ -121,6 +121,27 @@ def write_clip_folder(clip: Clip, clip_dir: PathLike, image_format: str = "png")
     return clip_dir
 
 
+def write_refer_kitti_clip(clip: Clip, root: PathLike) -> Path:
+    """Add ``clip`` as video ``clip.name`` to a Refer-KITTI-style tree at
+    ``root``: every visible object's box per frame (class = category index +
+    1) and one expression JSON per command, labelled with the referents that
+    are visible in each frame of the command's window. Returns ``root``."""
+    from .datasets.referkitti import write_refer_kitti
+
+    labels = []
+    for g in clip.gt:
+        vis = [o for o in g.objects.values() if o.visible]
+        labels.append((np.array([o.obj_id for o in vis], np.int64),
+                       np.array([o.box_xyxy for o in vis], np.float32).reshape(-1, 4),
+                       np.array([CATEGORIES.index(o.attrs["category"]) + 1 for o in vis], np.int64)))
+    exprs = []
+    for e in clip.expressions:
+        label = {f: [r for r in e.referent_ids if clip.gt[f].objects[r].visible]
+                 for f in range(e.start_frame, e.end_frame)}
+        exprs.append((e.text, {f: ids for f, ids in label.items() if ids}))
+    return write_refer_kitti(root, clip.name, (f.image_rgb for f in clip.frames), labels, exprs)
+
+
 def read_clip_folder(clip_dir: PathLike) -> Clip:
     """Read a folder written by :func:`write_clip_folder` back into a Clip
     (depth at 1 mm and thermal at 0.1 K resolution)."""

@@ -35,7 +35,8 @@ def test_clip_folder_round_trip(tmp_path):
 
 
 def test_generate_cli_writes_folders_and_bags(tmp_path, capsys):
-    rc = cli.main(["generate", "--suite", "switch", "--out", str(tmp_path / "out"), "--clips", "1", "--bag"])
+    rc = cli.main(["generate", "--suite", "switch", "--out", str(tmp_path / "out"), "--clips", "1", "--bag",
+                   "--refer-kitti"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "generated suite 'switch'" in out and "1 clips" in out
@@ -51,6 +52,8 @@ def test_generate_cli_writes_folders_and_bags(tmp_path, capsys):
     from_bag = read_clip(clip_dir / "bag")
     np.testing.assert_array_equal(from_bag.frames[-1].image_rgb, expected.frames[-1].image_rgb)
     assert from_bag.command_schedule == expected.command_schedule
+    from vl_tracking_ros.data.datasets import list_refer_kitti
+    assert list_refer_kitti(tmp_path / "out" / "refer-kitti") == [name]
 
 
 def test_generate_cli_unknown_suite_lists_valid(tmp_path, capsys):
@@ -64,3 +67,22 @@ def test_generate_cli_refuses_to_overwrite(tmp_path):
     args = ["generate", "--suite", "sot-day", "--out", str(tmp_path / "o"), "--clips", "1"]
     assert cli.main(args) == 0
     assert cli.main(args) == 2
+
+
+def test_refer_kitti_export_matches_clip_referents(tmp_path):
+    from vl_tracking_ros.data.clip_io import write_refer_kitti_clip
+    from vl_tracking_ros.data.datasets import read_refer_kitti
+
+    clip = render_clip(ClipConfig(width=96, height=72, num_frames=10, multi_target=True, num_objects=6,
+                                  target_switches=1, modalities=("rgb",)), 9)
+    write_refer_kitti_clip(clip, tmp_path / "rk")
+    seq = read_refer_kitti(tmp_path / "rk", clip.name)
+    assert len(seq) == clip.num_frames
+    by_text = {e.sentence: e for e in seq.expressions}
+    for expr in clip.expressions:
+        rk = by_text[expr.text]
+        for f in range(expr.start_frame, expr.end_frame):
+            assert sorted(rk.referents(f)) == sorted(clip.target_boxes(f))
+            ids, boxes, _ = seq.labels[f]
+            for oid, box in clip.target_boxes(f).items():
+                np.testing.assert_allclose(boxes[list(ids).index(oid)], box, atol=1e-3)
