@@ -164,3 +164,14 @@ def test_torch_backend_does_not_mutate_callers_network_device_or_dtype(net):
     p = next(net.parameters())
     build_backend("torch", net).close()
     assert p.dtype == torch.float32 and p.device.type == "cpu"
+
+
+@pytest.mark.slow
+def test_torch_compile_matches_eager(net):
+    """torch.compile (inductor, CPU here) gives the eager outputs; ~30 s of compilation."""
+    compiled = build_backend("torch", net, compile=True)
+    assert compiled.compiled
+    ex = example_numpy(net, batch_size=2)
+    out, ref = compiled.forward(ex), build_backend("torch", net).forward(ex)
+    for k in ref:
+        np.testing.assert_allclose(out[k], ref[k], rtol=1e-4, atol=1e-5)
