@@ -208,8 +208,8 @@ def build_engine(onnx_path: os.PathLike, engine_path: os.PathLike, *, device: st
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mb) << 20)
         if precision in ("fp16", "int8"):
-            if not builder.platform_has_fast_fp16:
-                raise PrecisionUnsupportedError(f"this GPU has no fast fp16; build precision='fp32'")
+            if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in TensorRT 10
+                raise PrecisionUnsupportedError("this GPU has no fast fp16; build precision='fp32'")
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()
         for i in range(network.num_inputs):
@@ -218,7 +218,7 @@ def build_engine(onnx_path: os.PathLike, engine_path: os.PathLike, *, device: st
             profile.set_shape(tensor.name, (min_batch,) + rest, (opt_batch,) + rest, (max_batch,) + rest)
         config.add_optimization_profile(profile)
         if precision == "int8":
-            if not builder.platform_has_fast_int8:
+            if not getattr(builder, "platform_has_fast_int8", True):
                 raise PrecisionUnsupportedError("this GPU has no fast int8; build precision='fp16'")
             config.set_flag(trt.BuilderFlag.INT8)
             config.int8_calibrator = make_entropy_calibrator(
