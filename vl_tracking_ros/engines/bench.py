@@ -1,8 +1,8 @@
 """``vl-tracking bench [model]``: per-stage latency, FPS and memory of a preset.
 
     vl-tracking bench model --model mvlm-small --backend onnxruntime --device cpu --json OUT
-    vl-tracking bench --model mvlm-small --compare-cpu-backends --json OUT
-    vl-tracking bench --model mvlm-small --backend tensorrt --device cuda --precision fp16 --streams 8 --json OUT
+    vl-tracking bench model --model mvlm-small --compare-cpu-backends --json OUT
+    vl-tracking bench model --model mvlm-small --backend tensorrt --device cuda --precision fp16 --streams 8 --json OUT
 
 Sections of the JSON (and the printed table):
 
@@ -239,6 +239,8 @@ def _cuda_mem(device: str) -> Optional[float]:
         return None
     import torch
 
+    if not torch.cuda.is_available():
+        return None
     return round(torch.cuda.max_memory_allocated() / 2**20, 1)
 
 
@@ -247,8 +249,11 @@ def _print_table(report: Dict[str, Any]) -> None:
     print(f"\n{report['preset']} on {m['cpu_model']} ({m['cpu_cores_usable']} cores usable), "
           f"GPU: {m.get('gpu_name') or 'none'}; weights: {'trained' if report['weights_trained'] else 'UNTRAINED'}")
     t = report["text_encode"]
-    print(f"text encode (new command, CPU): p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms, "
-          f"CPU {t['cpu_ms_p50']:.1f} ms, engine calls {t['engine_calls']}")
+    if "p50_ms" in t:
+        print(f"text encode (new command, CPU): p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms, "
+              f"CPU {t['cpu_ms_p50']:.1f} ms, engine calls {t['engine_calls']}")
+    else:
+        print(f"text encode: {t.get('error')}")
     if m.get("load_average_1_5_15"):
         print(f"load average during the run (1/5/15 min): {m['load_average_1_5_15']}")
     print(f"{'backend':<12} {'device':<7} {'variant':<7} {'batch':>5} {'p50 ms':>8} {'p95 ms':>8} {'FPS':>9} "
@@ -346,8 +351,7 @@ def run(args: argparse.Namespace) -> int:
     report["checks"] = _checks(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    if "p50_ms" in report["text_encode"]:
-        _print_table(report)
+    _print_table(report)
     print(f"wrote {args.json}")
     return 0 if all(("error" not in n) for r in report["results"] for n in r["network"].values()) else 1
 
