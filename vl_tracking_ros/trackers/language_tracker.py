@@ -38,7 +38,7 @@ from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..models.candidates import Candidates
 from ..models.config import X_MODALITY_ORDER, config_hash, config_from_dict
-from ..models.errors import UnsupportedModalityError
+from ..models.errors import UnsupportedModalityError, WeightsError
 from ..models.gating import GateConfig, MVLMGate
 from ..models.image_encoder import normalize_image_rgb
 from ..models.search_region import SearchRegion, crop_rgb, crop_x, global_region, local_region
@@ -88,13 +88,17 @@ class LanguageTracker(Tracker):
         gate_dict = dict(asdict(self.preset_config.gating), **(gating or {}))
         self.gate = MVLMGate(config_from_dict(GateConfig, gate_dict, f"{preset}:gating"))
         self.search_mode = search_mode
-        self.text_encoder = build_text_encoder(mc.text_encoder, mc.max_text_tokens)
-        self.network = LanguageTrackingNetwork(mc, text_dim=self.text_encoder.dim)
-        self.weights_entry = load_trained_weights(self.network, preset, config_hash(mc), weights_dir)
-        self.network.eval()
-        trained = [m for m in trained_modalities(self.weights_entry) if m in mc.x_modalities]
+        # modality check against the manifest first (cheap, before loading models)
+        from ..models.weights import default_weights_dir, read_manifest
+
+        entry = read_manifest(weights_dir or default_weights_dir()).get(preset)
+        if entry is None:
+            raise WeightsError(f"no trained weights for preset {preset!r} in {weights_dir or default_weights_dir()} "
+                               f"(manifest entry missing); train with `vl-tracking train --config "
+                               f"config/models/{preset}.yaml`")
+        trained = [m for m in trained_modalities(entry) if m in mc.x_modalities]
         if modalities is None:
-            use = list(trained)
+            use = list(trained)  # stated fallback: RGB + whatever MeME was trained for (RGB only if none)
         else:
             bad = [m for m in modalities if m not in ("rgb",) + X_MODALITY_ORDER]
             if bad:
@@ -105,6 +109,10 @@ class LanguageTracker(Tracker):
                     f"preset {preset!r} weights were not trained for {untrained} (trained X modalities: "
                     f"{trained or 'none'}); drop them or use RGB only")
             use = [m for m in modalities if m != "rgb"]
+        self.text_encoder = build_text_encoder(mc.text_encoder, mc.max_text_tokens)
+        self.network = LanguageTrackingNetwork(mc, text_dim=self.text_encoder.dim)
+        self.weights_entry = load_trained_weights(self.network, preset, config_hash(mc), weights_dir)
+        self.network.eval()
         self.x_modalities: List[str] = use
         self.supported_modalities = tuple(["rgb"] + use)
         self.device = device
