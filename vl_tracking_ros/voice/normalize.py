@@ -136,7 +136,9 @@ class TranscriptNormalizer:
         self._phrases = self.vocabulary.phrases
         self._plural_of = self.vocabulary.plural_of
         self._plurals = frozenset(self._plural_of.values())
-        self._content: Tuple[str, ...] = tuple(sorted(self.vocabulary.content_words))
+        # snap targets: content words only ("mat" must not become "at")
+        self._content: Tuple[str, ...] = tuple(sorted(w for w in self.vocabulary.content_words
+                                                      if w not in FUNCTION_WORDS and len(w) >= 3))
         self._cache: dict = {}
 
     # -------------------------------------------------------------- helpers

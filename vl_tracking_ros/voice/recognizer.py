@@ -164,8 +164,11 @@ class WhisperRecognizer(Recognizer):
         self.model_dir = check_model_dir(model_dir if model_dir else default_model_dir())
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-        from faster_whisper import WhisperModel
-
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise ModelLoadError("the Whisper recognizer needs the 'faster-whisper' package "
+                                 "(pip install faster-whisper)") from exc
         try:
             # A local directory: faster-whisper loads it directly, never the hub.
             self._model = WhisperModel(str(self.model_dir), device=device, compute_type=compute_type,

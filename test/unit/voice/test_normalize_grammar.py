@@ -45,6 +45,7 @@ def test_number_words():
     ("track the box on the right", "track the box on the right", None),   # already a vocabulary phrase
     ("track all vehicle on the right", "track all vehicles on the right", ("vehicle", "vehicles")),
     ("track the red car", "track the red car", None),                     # singular after "the" is kept
+    ("track the car right on the mat", "track the car right of the mat", ("on", "of")),  # never snap to "at"
 ])
 def test_vocabulary_aware_normalization(norm, heard, expected, corrected):
     out = norm.normalize(heard)
