@@ -228,6 +228,7 @@ class SceneObject:
     wrap: bool = True
     depth_bias_m: float = 0.0
     ground_horizon_y: Optional[float] = None   # world row of the horizon for objects standing on the ground
+    turn_depth_amp: float = 0.0                # relative height swing of an object circling on the ground
 
     def center(self, t: np.ndarray, wrap_box: Tuple[float, float, float, float]) -> np.ndarray:
         """(T, 2) world centre at frame times ``t`` (T,)."""
@@ -235,7 +236,12 @@ class SceneObject:
         motion = self.attrs["motion"]
         if motion == "turning":
             ang = self.turn_omega * t[:, 0] + self.turn_phase
-            return self.turn_center + self.turn_radius * np.stack([np.cos(ang), 0.6 * np.sin(ang)], axis=1)
+            pos = self.turn_center + self.turn_radius * np.stack([np.cos(ang), 0.6 * np.sin(ang)], axis=1)
+            if self.ground_horizon_y is not None:       # a circle on the ground: depth, hence row, varies
+                h = self.height_px(t[:, 0])
+                size_m = CATEGORY_HEIGHT_M[self.attrs["category"]]
+                pos[:, 1] = self.ground_horizon_y + CAMERA_HEIGHT_M * h / size_m - h / 2
+            return pos
         pos = self.p0 + self.velocity * t
         if motion == "erratic":
             for k in range(self.wobble_omega.shape[0]):
@@ -257,7 +263,11 @@ class SceneObject:
     def height_px(self, t: np.ndarray) -> np.ndarray:
         """(T,) box height in pixels at frame times t."""
         t = np.asarray(t, dtype=np.float64).reshape(-1)
-        return self.height_px0 * np.clip(1.0 + self.scale_rate * t, 0.2, 5.0)
+        h = self.height_px0 * np.clip(1.0 + self.scale_rate * t, 0.2, 5.0)
+        if self.turn_depth_amp:
+            # circling on the ground: nearer (bigger) on one side of the circle, farther on the other
+            h = h * (1.0 + self.turn_depth_amp * np.sin(self.turn_omega * t + self.turn_phase))
+        return h
 
     def depth_m(self, t: np.ndarray, focal_px: float) -> np.ndarray:
         """(T,) distance in metres implied by the physical size and pixel height."""
@@ -468,6 +478,9 @@ def _build_object(obj_id: int, attrs: Dict[str, str], cfg: ClipConfig, rng: np.r
         obj.wobble_phase = rng.uniform(0, 2 * np.pi, size=(3, 2))
         obj.p0 = np.array([rng.uniform(0.25 * W, 0.75 * W), rng.uniform(0.3 * H, 0.75 * H)])
         obj.velocity = np.zeros(2)
+    if attrs["category"] in GROUND_CATEGORIES and motion == "turning":
+        obj.ground_horizon_y = horizon_y
+        obj.turn_depth_amp = 0.2
     if attrs["category"] in GROUND_CATEGORIES and motion in ("still", "left", "right", "erratic"):
         obj.ground_horizon_y = horizon_y
         if motion == "erratic":
