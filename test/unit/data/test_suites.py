@@ -54,3 +54,19 @@ def test_training_clips_stream_with_overrides():
     assert all(c.seed >= TRAIN_SEED_OFFSET for c in clips) and clips[0].name != clips[1].name
     with pytest.raises(UnknownSuiteError):
         training_config(training_clip_seed(0, 0), mix={"nope": 1.0})
+
+
+def test_data_package_imports_neither_torch_nor_rclpy():
+    """`vl-tracking generate` and the readers must work without torch / ROS loaded."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.path.insert(0, '.');"
+            "import vl_tracking_ros.data.cli_generate, vl_tracking_ros.data.suites, vl_tracking_ros.data.bag,"
+            " vl_tracking_ros.data.clip_io, vl_tracking_ros.data.datasets, vl_tracking_ros.data.panel;"
+            "print(sorted(m for m in ('torch', 'rclpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
