@@ -94,6 +94,9 @@ VOICE_PARAMS: Tuple[ParamSpec, ...] = (
               choices=("silero", "energy")),
     ParamSpec("vad.min_silence_ms", 400.0, "silence that ends an utterance; adds directly to latency, shorter "
               "splits commands at pauses", min_value=64.0, max_value=5000.0),
+    ParamSpec("vad.early_ms", 160.0, "start recognizing after this much silence, before the utterance is "
+              "over (hides recognition behind vad.min_silence_ms; a pause mid-command wastes one recognition); "
+              "0 = only at the end", min_value=0.0, max_value=5000.0),
     ParamSpec("vad.max_utterance_s", 12.0, "utterances are cut at this length (very long speech)",
               min_value=1.0, max_value=30.0),
     ParamSpec("push_to_talk", False, "segment by the voice/push_to_talk Bool topic instead of the VAD"),
@@ -136,6 +139,7 @@ class VoiceCommandNode(Node):
             self.recognizer, vad=p["vad"], mode="push_to_talk" if p["push_to_talk"] else "vad",
             wake_word=p["wake_word"] or None, require_wake_word=bool(p["wake_word"]),
             min_silence_ms=p["vad.min_silence_ms"], max_utterance_s=p["vad.max_utterance_s"],
+            early_ms=p["vad.early_ms"],
             wake_window_s=p["wake_window_s"], min_confidence=p["min_confidence"], use_prompt=p["use_prompt"])
 
         self.pub_command = self.create_publisher(String, "command", COMMAND_QOS)

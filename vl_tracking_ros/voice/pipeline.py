@@ -48,9 +48,12 @@ class VoiceResult:
     detail: human-readable detail (e.g. the parser's message).
     speech_end_s / closed_at_s: stream times (seconds of audio) of the end of
         speech and of the segmenter's decision.
-    processing_s: wall time from the utterance closing to this result.
-    latency_s: end of speech -> result: ``closed_at_s - speech_end_s`` (the
-        silence waited for, real time for a live stream) + ``processing_s``.
+    processing_s: wall time of recognition + decision for this result.
+    asr_started_at_s: stream time recognition started: ``closed_at_s``, or
+        earlier when a tentative utterance was recognized while the
+        segmenter still waited for the end (then the result is reused).
+    latency_s: end of speech -> result, in real time for a live stream:
+        ``max(closed_at_s, asr_started_at_s + processing_s) - speech_end_s``.
     """
 
     transcript: Transcript
@@ -63,6 +66,7 @@ class VoiceResult:
     closed_at_s: float = 0.0
     processing_s: float = 0.0
     segment_reason: str = ""
+    asr_started_at_s: Optional[float] = None
     extra: Dict[str, object] = field(default_factory=dict)
 
     @property
@@ -70,8 +74,18 @@ class VoiceResult:
         return self.command is not None
 
     @property
+    def ready_at_s(self) -> float:
+        """Stream time at which this result exists (live stream)."""
+        start = self.closed_at_s if self.asr_started_at_s is None else self.asr_started_at_s
+        return max(self.closed_at_s, start + self.processing_s)
+
+    def latency_since(self, speech_end_s: float) -> float:
+        """Seconds from ``speech_end_s`` (stream time) to this result."""
+        return max(0.0, self.ready_at_s - speech_end_s)
+
+    @property
     def latency_s(self) -> float:
-        return max(0.0, self.closed_at_s - self.speech_end_s) + self.processing_s
+        return self.latency_since(self.speech_end_s)
 
     def to_dict(self) -> Dict[str, object]:
         """JSON-ready dict (the ``voice/transcript`` message payload)."""
@@ -92,6 +106,7 @@ class VoiceResult:
             "asr_s": round(self.transcript.inference_s, 3),
             "unprompted_text": self.transcript.unprompted_text,
             "segment": self.segment_reason,
+            "early_asr": self.asr_started_at_s is not None and self.asr_started_at_s < self.closed_at_s,
             **self.extra,
         }
 
@@ -138,15 +153,18 @@ class VoiceCommandPipeline:
         self.echo_agreement = float(echo_agreement)
         self._resampler: Optional[StreamResampler] = None
         self._armed_until_s = -1.0
+        self._early: Optional[tuple] = None  # (key, transcript, wall s, stream s) of a tentative utterance
 
     @classmethod
     def build(cls, recognizer: Recognizer, vad: str = "silero", mode: str = "vad",
               wake_word: Optional[str] = None, require_wake_word: bool = False,
-              min_silence_ms: float = 400.0, max_utterance_s: float = 12.0,
+              min_silence_ms: float = 400.0, max_utterance_s: float = 12.0, early_ms: float = 160.0,
               **kwargs: object) -> "VoiceCommandPipeline":
-        """Convenience constructor with the default segmenter and normalizer."""
+        """Convenience constructor with the default segmenter and normalizer
+        (``early_ms``: see :class:`UtteranceSegmenter`)."""
         seg = UtteranceSegmenter(build_vad(vad) if mode == "vad" else None, mode=mode,
-                                 min_silence_ms=min_silence_ms, max_utterance_s=max_utterance_s)
+                                 min_silence_ms=min_silence_ms, max_utterance_s=max_utterance_s,
+                                 early_ms=early_ms)
         norm = TranscriptNormalizer(wake_word=wake_word)
         return cls(recognizer, seg, norm, require_wake_word=require_wake_word, **kwargs)  # type: ignore[arg-type]
 
@@ -156,6 +174,7 @@ class VoiceCommandPipeline:
         self.segmenter.reset()
         self._resampler = None
         self._armed_until_s = -1.0
+        self._early = None
 
     def feed(self, audio: np.ndarray, sample_rate: int) -> List[VoiceResult]:
         """Feed a chunk of ``(N,)``/``(N, C)`` int16/float audio at any
@@ -169,7 +188,15 @@ class VoiceCommandPipeline:
 
     def feed_16k(self, audio_f32: np.ndarray) -> List[VoiceResult]:
         """Feed ``(N,) float32`` mono 16 kHz audio."""
-        return [self.process_utterance(u) for u in self.segmenter.push(audio_f32)]
+        out: List[VoiceResult] = []
+        for u in self.segmenter.push(audio_f32):
+            if u.reason == "tentative":  # recognize now, while the segmenter waits for the end
+                t0 = time.perf_counter()
+                tr = self.choose(self.recognizer.transcribe(u.audio_f32, prompt=self.prompt))
+                self._early = ((u.start_s, u.speech_end_s), tr, time.perf_counter() - t0, u.closed_at_s)
+            else:
+                out.append(self.process_utterance(u))
+        return out
 
     def set_pressed(self, pressed: bool) -> List[VoiceResult]:
         """Push-to-talk button (``"push_to_talk"`` segmenter mode)."""
@@ -199,13 +226,18 @@ class VoiceCommandPipeline:
     def process_utterance(self, utt: Utterance) -> VoiceResult:
         """Recognize one utterance and decide whether it is a command."""
         t0 = time.perf_counter()
-        transcript = self.choose(self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt))
+        early, self._early = self._early, None
+        if early is not None and early[0] == (utt.start_s, utt.speech_end_s):  # same speech: reuse
+            transcript, before_s, started_at = early[1], early[2], early[3]
+        else:
+            transcript = self.choose(self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt))
+            before_s, started_at = 0.0, utt.closed_at_s
         norm = self.normalizer.normalize(transcript.text)
         command, reason, detail = self._decide(transcript, norm, utt)
         return VoiceResult(transcript=transcript, normalized=norm, command=command, reason=reason,
                            detail=detail, start_s=utt.start_s, speech_end_s=utt.speech_end_s,
-                           closed_at_s=utt.closed_at_s, processing_s=time.perf_counter() - t0,
-                           segment_reason=utt.reason)
+                           closed_at_s=utt.closed_at_s, processing_s=before_s + time.perf_counter() - t0,
+                           segment_reason=utt.reason, asr_started_at_s=started_at)
 
     def choose(self, transcript: Transcript) -> Transcript:
         """Pick among the recognizer's n-best hypotheses: the most likely one

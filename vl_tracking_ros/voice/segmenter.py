@@ -66,12 +66,19 @@ class UtteranceSegmenter:
         at most 30 s anyway. Longer costs latency and memory.
     pad_ms: audio kept before the onset and after the last speech frame, so
         word edges are not cut. More padding costs a little recognition time.
+    early_ms: after this much silence (< min_silence_ms) a *tentative*
+        utterance (``reason="tentative"``) is emitted as well, so recognition
+        can start while the segmenter still waits for the end; the final
+        utterance follows (same speech) unless speech resumes. Hides the
+        recognizer behind the end-of-utterance wait (lower latency) at the
+        cost of a wasted recognition when a speaker pauses mid-command.
+        0 disables it.
     """
 
     def __init__(self, vad: Optional[VoiceActivityDetector], mode: str = "vad",
                  threshold: float = 0.5, neg_threshold: float = 0.35,
                  min_silence_ms: float = 400.0, min_speech_ms: float = 200.0,
-                 max_utterance_s: float = 12.0, pad_ms: float = 200.0) -> None:
+                 max_utterance_s: float = 12.0, pad_ms: float = 200.0, early_ms: float = 0.0) -> None:
         if mode not in ("vad", "push_to_talk"):
             raise ValueError(f"segmenter mode must be 'vad' or 'push_to_talk', got {mode!r}")
         if mode == "vad" and vad is None:
@@ -88,6 +95,9 @@ class UtteranceSegmenter:
         self._min_speech_frames = max(1, int(round(min_speech_ms / 1000.0 / _FRAME_S)))
         self._max_frames = max(2, int(max_utterance_s / _FRAME_S))
         self._pad_frames = max(0, int(round(pad_ms / 1000.0 / _FRAME_S)))
+        self._early_frames = int(round(early_ms / 1000.0 / _FRAME_S)) if early_ms > 0 else 0
+        if self._early_frames >= self._min_silence_frames:
+            self._early_frames = 0  # no earlier than the real end: nothing to gain
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -183,6 +193,17 @@ class UtteranceSegmenter:
         return Utterance(audio_f32=audio, start_s=start_s, end_s=start_s + audio.shape[0] / TARGET_RATE_HZ,
                          speech_end_s=speech_end, closed_at_s=self._frames_seen * _FRAME_S, reason=reason)
 
+    def _tentative(self) -> Optional[Utterance]:
+        """The open utterance as it would close now (state unchanged)."""
+        if self._speech_frames < self._min_speech_frames:
+            return None
+        keep = min(len(self._frames), self._last_speech_frame + 1 - self._start_frame + self._pad_frames)
+        audio = np.concatenate(self._frames[:keep])
+        start_s = self._start_frame * _FRAME_S
+        return Utterance(audio_f32=audio, start_s=start_s, end_s=start_s + audio.shape[0] / TARGET_RATE_HZ,
+                         speech_end_s=(self._last_speech_frame + 1) * _FRAME_S,
+                         closed_at_s=self._frames_seen * _FRAME_S, reason="tentative")
+
     def _step(self, frame: np.ndarray) -> Optional[Utterance]:
         idx = self._frames_seen
         self._frames_seen += 1
@@ -214,6 +235,8 @@ class UtteranceSegmenter:
             self._last_speech_frame = idx
         else:
             self._silence_run += 1
+            if self._early_frames and self._silence_run == self._early_frames:
+                return self._tentative()
         if self._silence_run >= self._min_silence_frames:
             return self._close("silence")
         if len(self._frames) >= self._max_frames:

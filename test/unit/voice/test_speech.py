@@ -231,3 +231,23 @@ def test_decisions_on_text(recognizer, text, accepted_cmd):
     assert r.command == accepted_cmd
     if accepted_cmd is None:
         assert r.reason == NOT_A_COMMAND
+
+
+def test_early_recognition_hides_the_end_wait(pipeline):
+    audio, rate, speech_end = speak("track the red car")
+    (r,) = pipeline.run_clip(audio, rate)
+    assert r.command == "track the red car"
+    assert r.asr_started_at_s is not None and r.asr_started_at_s < r.closed_at_s  # started during the wait
+    assert r.to_dict()["early_asr"] is True
+    assert r.latency_s <= (r.closed_at_s - r.speech_end_s) + r.processing_s + 1e-9
+
+
+def test_pause_inside_a_command_recomputes(recognizer):
+    pipe = VoiceCommandPipeline.build(recognizer, early_ms=160.0, min_silence_ms=400.0)
+    a1, rate, _ = speak("track the red", tail_s=0.0)
+    a2, _, _ = speak("car", lead_s=0.0)
+    gap = np.zeros(int(0.26 * rate), np.float32)  # longer than early_ms, shorter than min_silence_ms
+    results = pipe.run_clip(np.concatenate([a1, gap, a2]), rate)
+    assert len(results) == 1 and results[0].command == "track the red car"
+    # the tentative recognition at the gap was discarded: this one started after the last word
+    assert results[0].asr_started_at_s >= results[0].speech_end_s > a1.shape[0] / rate
