@@ -94,7 +94,7 @@ VOICE_PARAMS: Tuple[ParamSpec, ...] = (
               choices=("silero", "energy")),
     ParamSpec("vad.min_silence_ms", 400.0, "silence that ends an utterance; adds directly to latency, shorter "
               "splits commands at pauses", min_value=64.0, max_value=5000.0),
-    ParamSpec("vad.early_ms", 160.0, "start recognizing after this much silence, before the utterance is "
+    ParamSpec("vad.early_ms", 200.0, "start recognizing after this much silence, before the utterance is "
               "over (hides recognition behind vad.min_silence_ms; a pause mid-command wastes one recognition); "
               "0 = only at the end", min_value=0.0, max_value=5000.0),
     ParamSpec("vad.max_utterance_s", 12.0, "utterances are cut at this length (very long speech)",

@@ -219,7 +219,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="n-best hypotheses the pipeline chooses from (default 4; 1 = greedy only)")
     parser.add_argument("--vad", default="silero", choices=("silero", "energy"))
     parser.add_argument("--min-silence-ms", type=float, default=400.0, help="end-of-utterance silence")
-    parser.add_argument("--early-ms", type=float, default=160.0,
+    parser.add_argument("--early-ms", type=float, default=200.0,
                         help="start recognition after this much silence (0 = only at the end)")
     parser.add_argument("--no-prompt", action="store_true", help="ablation: no vocabulary prompt")
     parser.add_argument("--no-correction", action="store_true", help="ablation: no vocabulary snapping")

@@ -158,7 +158,7 @@ class VoiceCommandPipeline:
     @classmethod
     def build(cls, recognizer: Recognizer, vad: str = "silero", mode: str = "vad",
               wake_word: Optional[str] = None, require_wake_word: bool = False,
-              min_silence_ms: float = 400.0, max_utterance_s: float = 12.0, early_ms: float = 160.0,
+              min_silence_ms: float = 400.0, max_utterance_s: float = 12.0, early_ms: float = 200.0,
               **kwargs: object) -> "VoiceCommandPipeline":
         """Convenience constructor with the default segmenter and normalizer
         (``early_ms``: see :class:`UtteranceSegmenter`)."""

@@ -72,7 +72,9 @@ class UtteranceSegmenter:
         utterance follows (same speech) unless speech resumes. Hides the
         recognizer behind the end-of-utterance wait (lower latency) at the
         cost of a wasted recognition when a speaker pauses mid-command.
-        0 disables it.
+        Raised to at least ``pad_ms`` so the tentative audio is exactly the
+        final utterance's (Whisper tiny changes its answer for one 32 ms
+        frame less of trailing silence). 0 disables it.
     """
 
     def __init__(self, vad: Optional[VoiceActivityDetector], mode: str = "vad",
@@ -96,6 +98,8 @@ class UtteranceSegmenter:
         self._max_frames = max(2, int(max_utterance_s / _FRAME_S))
         self._pad_frames = max(0, int(round(pad_ms / 1000.0 / _FRAME_S)))
         self._early_frames = int(round(early_ms / 1000.0 / _FRAME_S)) if early_ms > 0 else 0
+        if self._early_frames:  # not before the post-pad is complete: the audio then equals the final one
+            self._early_frames = max(self._early_frames, self._pad_frames)
         if self._early_frames >= self._min_silence_frames:
             self._early_frames = 0  # no earlier than the real end: nothing to gain
         self.reset()

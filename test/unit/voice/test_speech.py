@@ -243,10 +243,10 @@ def test_early_recognition_hides_the_end_wait(pipeline):
 
 
 def test_pause_inside_a_command_recomputes(recognizer):
-    pipe = VoiceCommandPipeline.build(recognizer, early_ms=160.0, min_silence_ms=400.0)
+    pipe = VoiceCommandPipeline.build(recognizer, early_ms=200.0, min_silence_ms=400.0)
     a1, rate, _ = speak("track the red", tail_s=0.0)
     a2, _, _ = speak("car", lead_s=0.0)
-    gap = np.zeros(int(0.26 * rate), np.float32)  # longer than early_ms, shorter than min_silence_ms
+    gap = np.zeros(int(0.3 * rate), np.float32)  # longer than early_ms, shorter than min_silence_ms
     results = pipe.run_clip(np.concatenate([a1, gap, a2]), rate)
     assert len(results) == 1 and results[0].command == "track the red car"
     # the tentative recognition at the gap was discarded: this one started after the last word
