@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .audio import TARGET_RATE_HZ, StreamResampler, check_rate, to_mono_float32
+from .audio import StreamResampler, check_rate, to_mono_float32
 from .grammar import NotACommand, parse
 from .normalize import Normalized, TranscriptNormalizer
 from .recognizer import Recognizer, Transcript, echoes_prompt
