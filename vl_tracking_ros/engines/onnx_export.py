@@ -106,6 +106,7 @@ def export_onnx(network: nn.Module, out_path: os.PathLike, *, model_name: str = 
             warnings.filterwarnings("ignore", message=".*will be removed.*")
             # shape asserts inside torch's own modules; parity tests at other batch sizes catch real ones
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
             with torch.no_grad(), _mha_fastpath_disabled():
                 torch.onnx.export(io.wrapped, args, str(out_path), dynamo=False, opset_version=int(opset),
                                   input_names=in_names, output_names=out_names, dynamic_axes=dynamic_axes,
