@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import needs_espeak
+from voice_helpers import needs_espeak
 from vl_tracking_ros.voice.bench_voice import BENCH_COMMANDS, NON_COMMANDS, word_errors
 from vl_tracking_ros.voice.grammar import NotACommand, parse
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import needs_espeak, speak
+from voice_helpers import needs_espeak, speak
 from vl_tracking_ros.voice.audio import prepare_audio
 from vl_tracking_ros.voice.errors import AudioFormatError, MicrophoneUnavailableError, ModelLoadError
 from vl_tracking_ros.voice.normalize import TranscriptNormalizer
