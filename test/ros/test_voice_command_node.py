@@ -175,3 +175,44 @@ def test_bad_parameters_are_clear_errors(ros_context, recognizer):
         VoiceCommandNode(node_name="voice_bad2", context=ros_context,
                          parameter_overrides=[Parameter("input", value="topic"),
                                               Parameter("model.dir", value="/nonexistent/model")])
+
+
+def test_push_to_talk_topic(rig, ros_context, recognizer):
+    voice, tracker, listener, probe, executor = rig
+    from std_msgs.msg import Bool
+
+    node = VoiceCommandNode(node_name="voice_ptt", namespace="ptt", recognizer=recognizer, context=ros_context,
+                            parameter_overrides=[Parameter("input", value="topic"),
+                                                 Parameter("push_to_talk", value=True)])
+    talker = rclpy.create_node("ptt_talker", namespace="ptt", context=ros_context)
+    button = talker.create_publisher(Bool, "voice/push_to_talk", QOS)
+    audio_pub = talker.create_publisher(AudioChunk, "audio", QOS)
+    got: list = []
+    talker.create_subscription(String, "command", lambda m: got.append(m.data), QOS)
+    for n in (node, talker):
+        executor.add_node(n)
+    try:
+        assert spin_until(executor, lambda: button.get_subscription_count() > 0
+                          and audio_pub.get_subscription_count() > 0, 10.0)
+        audio, rate = speech("track the blue box")
+        pcm = float32_to_int16(audio)
+
+        def send_audio():
+            for i in range(0, pcm.shape[0], rate // 10):
+                audio_pub.publish(AudioChunk(sample_rate=rate, channels=1, samples=pcm[i:i + rate // 10].tolist()))
+                executor.spin_once(timeout_sec=0.005)
+
+        send_audio()                                  # button up: ignored
+        spin_until(executor, lambda: False, 0.5)
+        assert got == []
+        button.publish(Bool(data=True))
+        spin_until(executor, lambda: False, 0.2)
+        send_audio()
+        spin_until(executor, lambda: False, 0.3)
+        button.publish(Bool(data=False))              # release: the held audio is one utterance
+        assert spin_until(executor, lambda: got == ["track the blue box"], 20.0), f"{list(node.results)}"
+        assert node.results[-1].segment_reason == "push_to_talk"
+    finally:
+        for n in (node, talker):
+            executor.remove_node(n)
+            n.destroy_node()
