@@ -165,6 +165,8 @@ def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[s
 
     modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     options: Dict[str, Any] = {"backend": kind, "device": device}
+    if args.threads and args.model.startswith("mvlm"):
+        options["num_threads"] = args.threads
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir
     if getattr(args, "_untrained_weights_dir", None):
@@ -287,9 +289,13 @@ def run(args: argparse.Namespace) -> int:
     if args.streams < 1 or args.frames < 1 or args.warmup < 0:
         raise ValueError("--streams and --frames must be >= 1 and --warmup >= 0")
     if args.threads:
+        import os
+
         import torch
 
         torch.set_num_threads(args.threads)
+        # trackers build their own onnxruntime sessions: give them the same thread count
+        os.environ["VL_TRACKING_ORT_THREADS"] = str(args.threads)
     device = normalize_device(args.device)
     runs = [("torch", "cpu"), ("onnxruntime", "cpu")] if args.compare_cpu_backends else [(args.backend, device)]
     model = load_preset_model(args.model, args.weights_dir)

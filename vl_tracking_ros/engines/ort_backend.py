@@ -83,6 +83,15 @@ def choose_providers(device: str, precision: str, providers: Optional[Sequence[s
     return out
 
 
+def _env_threads() -> Optional[int]:
+    value = os.environ.get("VL_TRACKING_ORT_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"VL_TRACKING_ORT_THREADS must be a positive integer, got {value!r}")
+    return int(value)
+
+
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
               "tensor(bool)": "bool", "tensor(int64)": "int64", "tensor(int32)": "int32",
               "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
@@ -93,8 +102,10 @@ class OrtBackend(Backend):
 
     onnx_path: the exported per-frame network.
     device / precision: see :func:`choose_providers`.
-    threads: intra-op threads (None: onnxruntime's default, all cores).
-        More threads lower latency until they fight other processes for cores.
+    threads: intra-op threads (None: ``$VL_TRACKING_ORT_THREADS`` if set, else
+        onnxruntime's default, one per core). More threads lower latency
+        until they fight other processes for cores; on a shared or busy
+        machine 1 thread wastes far less CPU time spinning.
     providers: explicit EP list ("cpu", "cuda", "tensorrt" or full names).
     """
 
@@ -115,8 +126,11 @@ class OrtBackend(Backend):
         plist = choose_providers(self.device, self.precision, providers, trt_cache_dir)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        threads = threads or _env_threads()
         if threads:
             so.intra_op_num_threads = int(threads)
+            so.inter_op_num_threads = 1
+        self.threads = threads
         so.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(str(self.onnx_path), sess_options=so, providers=plist)
