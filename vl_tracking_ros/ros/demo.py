@@ -1,8 +1,10 @@
 """``vl-tracking demo --out DIR``: the live pipeline, in one process, over real DDS.
 
 A replay node publishes a synthetic clip (RGB + depth + thermal + events +
-camera_info) at its frame rate; the tracker node subscribes to it like on a
-robot; a scripted console publishes the commands (the clip's own schedule,
+camera_info) at ``--rate`` Hz -- in lock-step by default (the next frame goes
+out once the tracker answered the previous one, so a slow CPU model still
+gives a complete video; ``--realtime`` lets a slow model drop frames as it
+would on a robot); the tracker node subscribes to it like on a robot; a scripted console publishes the commands (the clip's own schedule,
 which includes a target switch, then ``stop`` near the end); a recorder
 subscribes to ``tracks`` and ``debug_image``. Writes:
 
@@ -42,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="replay rate in Hz (default 10; 0 = clip fps)")
     parser.add_argument("--preset", default="default", help="tracker preset (default: the routing preset)")
     parser.add_argument("--device", default="cpu", help="inference device")
+    parser.add_argument("--realtime", action="store_true",
+                        help="replay at --rate regardless of the tracker (a slow model then drops frames); "
+                             "default: lock-step, the next frame goes out once the previous one was answered "
+                             "(or after 10 s), so the video has every frame")
     parser.add_argument("--domain-id", type=int, default=None, help="ROS domain (default: private, from the pid)")
 
 
@@ -97,7 +103,7 @@ class _VideoSink:
 
 def run_demo(out_dir: str, suite: str = "switch", seed: Optional[int] = None, clip_index: int = 0,
              frames: int = 0, rate_hz: float = 10.0, preset: str = "default", device: str = "cpu",
-             domain_id: Optional[int] = None, verbose: bool = True) -> Dict[str, Any]:
+             domain_id: Optional[int] = None, verbose: bool = True, realtime: bool = False) -> Dict[str, Any]:
     """Run the demo; returns the summary dict (also written to summary.json)."""
     os.makedirs(out_dir, exist_ok=True)
     t_start = time.monotonic()
@@ -136,10 +142,23 @@ def run_demo(out_dir: str, suite: str = "switch", seed: Optional[int] = None, cl
                     if verbose:
                         print(f"  frame {index:4d}: console -> {text!r}")
 
+            last = {"stamp": None, "t": 0.0}
+
+            def after_frame(index: int, stamp_ns: int) -> None:
+                last["stamp"], last["t"] = stamp_ns, time.monotonic()
+                on_frame(index + 1, stamp_ns)  # after frame i: the commands of frame i+1
+
+            def answered() -> bool:
+                if last["stamp"] is None or time.monotonic() - last["t"] > 10.0:
+                    return True
+                return bool(recorder.tracks) and C.stamp_to_ns(recorder.tracks[-1][1].header.stamp) >= last["stamp"]
+
             on_frame(0, 0)  # frame-0 commands go out before the first frame
-            replay.on_frame = lambda i, s: on_frame(i + 1, s)  # after frame i: the commands of frame i+1
+            replay.on_frame = after_frame
+            if not realtime:
+                replay.gate = answered
             replay.start()
-            spin_until(executor, replay.done.is_set, timeout_s=n / rate + 60.0)
+            spin_until(executor, replay.done.is_set, timeout_s=n / rate + (60.0 if realtime else 10.0 * n + 60.0))
             # drain: the last frames are still in the tracker / on the wire
             last = len(recorder.tracks)
             deadline = time.monotonic() + 3.0
@@ -201,5 +220,6 @@ def _print_summary(s: Dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     summary = run_demo(args.out, suite=args.suite, seed=args.seed, clip_index=args.clip, frames=args.frames,
-                       rate_hz=args.rate, preset=args.preset, device=args.device, domain_id=args.domain_id)
+                       rate_hz=args.rate, preset=args.preset, device=args.device, domain_id=args.domain_id,
+                       realtime=args.realtime)
     return 0 if summary["track_arrays_received"] > 0 else 1

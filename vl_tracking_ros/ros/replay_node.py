@@ -102,7 +102,9 @@ class ReplayNode(Node):
     Attributes for in-process users (demo, bench): ``frames_published``,
     ``done`` (set after the last frame unless looping), ``on_frame`` (optional
     callable ``(index, stamp_ns)`` run after each published frame);
-    ``autostart=False`` waits for :meth:`start` instead of ``start_delay_s``.
+    ``autostart=False`` waits for :meth:`start` instead of ``start_delay_s``;
+    ``gate`` (optional callable -> bool) holds the next frame while it returns
+    False (the demo's lock-step mode: one frame per answered frame).
     """
 
     def __init__(self, node_name: str = "replay_node", clip: Optional[ReplayClip] = None, autostart: bool = True,
@@ -118,6 +120,7 @@ class ReplayNode(Node):
         self.frames_published = 0
         self.done = threading.Event()
         self.on_frame = None
+        self.gate = None
         self._cache: List[Optional[_FrameMsgs]] = [None] * len(clip.frames)
         self._commands = {}
         for index, text in clip.commands:
@@ -188,6 +191,8 @@ class ReplayNode(Node):
 
     # ------------------------------------------------------------------ tick
     def _tick(self) -> None:
+        if self.gate is not None and not self.gate():
+            return
         cfg, n = self.config, len(self.clip.frames)
         if cfg.max_frames and self.frames_published >= cfg.max_frames:
             self._finish()
