@@ -69,3 +69,22 @@ def test_onnxruntime_cuda_provider_when_installed(net):
     ex = example_numpy(net, batch_size=2)
     with build_backend("onnxruntime", net, device="cuda") as o:
         _close(o.forward(ex), build_backend("torch", net).forward(ex), 1e-4)
+
+
+def test_bench_on_cuda_reports_device_resident_network_fps(tmp_path):
+    import argparse
+    import json
+
+    from vl_tracking_ros.engines import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    out = tmp_path / "gpu.json"
+    args = parser.parse_args(["--model", "mvlm-small", "--backend", "torch", "--device", "cuda", "--precision",
+                              "fp16", "--cuda-graphs", "--streams", "8", "--frames", "50", "--warmup", "10",
+                              "--variants", "local", "--text-commands", "3", "--no-end-to-end", "--json", str(out)])
+    assert bench.run(args) == 0
+    r = json.loads(out.read_text())
+    n = r["results"][0]["network"]["local"]
+    assert n["device_resident"]["fps"] > 0 and n["throughput_ratio_vs_1_stream"] > 0
+    assert r["results"][0]["cuda_max_allocated_mb"] > 0 and r["machine"]["gpu_name"]
