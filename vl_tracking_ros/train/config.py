@@ -32,7 +32,10 @@ class TrainConfig:
     distractor_roi_prob: fraction of local crops centred on a distractor
         (target often absent: teaches "not here", which drives relocalization).
     stage1_steps / stage2_steps: optimiser steps of the RGB base and MeME.
-    batch_size, lr, weight_decay: AdamW settings.
+    batch_size, lr, weight_decay: AdamW settings (one-cycle schedule).
+    stage2_lr: peak learning rate of the MeME stage (its W8 starts at zero,
+        so it needs a higher rate than the base to matter in a short run);
+        0 means ``lr``.
     w_cm, cm_tau, cm_topk: MVLM L_CM weight, temperature, hardest-K.
     w_con, con_temperature: COST InfoNCE weight and temperature.
     w_moe, moe_balance: XTrack L_moe weight and balance-loss lambda.
@@ -57,6 +60,7 @@ class TrainConfig:
     stage2_steps: int = 1500
     batch_size: int = 32
     lr: float = 5e-4
+    stage2_lr: float = 0.0
     weight_decay: float = 1e-4
     w_cm: float = 1.0
     cm_tau: float = 0.1

@@ -105,8 +105,9 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
     last 50 steps' losses. Resumes from ``ckpt_dir/stage{stage}.pt``."""
     tc = cfg.train
     params = _set_stage_trainable(net, stage)
-    opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=max(steps, 1), pct_start=0.1)
+    lr = tc.stage2_lr if (stage == 2 and tc.stage2_lr > 0) else tc.lr
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
     ckpt_path = os.path.join(ckpt_dir, f"stage{stage}.pt")
     start = 0
     rng = np.random.default_rng(tc.seed * 1000 + stage)

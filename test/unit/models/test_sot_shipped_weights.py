@@ -1,0 +1,137 @@
+"""The shipped mvlm-small weights: load with hash/config checks, track a
+short generated clip (RGB + thermal, CPU) above a PRE threshold, and every
+bad-weights case fails with a clear error or the stated fallback."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from vl_tracking_ros.core.types import SensorFrame, TargetQuery, TrackState
+from vl_tracking_ros.models.config import config_hash
+from vl_tracking_ros.models.errors import UnsupportedModalityError, WeightsError
+from vl_tracking_ros.models.text_encoder import EmptyCommandError
+from vl_tracking_ros.models.weights import default_weights_dir, load_trained_weights, read_manifest, sha256_file
+
+PRESET = "mvlm-small"
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    import torch
+
+    from vl_tracking_ros.trackers.registry import build_tracker
+
+    torch.set_num_threads(1)
+    trk = build_tracker(PRESET, device="cpu")
+    yield trk
+    trk.close()
+
+
+def test_manifest_entry_matches_the_shipped_file():
+    entry = read_manifest(default_weights_dir())[PRESET]
+    path = f"{default_weights_dir()}/{entry['file']}"
+    assert sha256_file(path) == entry["sha256"]
+    assert set(entry["trained_modalities"]) == {"depth", "thermal", "event"}
+    assert "efficientnet-lite0" in entry["pretrained_sources"]["image_backbone"]
+    assert entry["data_version"] and entry["recipe_hash"] and entry["metrics"]
+
+
+def _clip():
+    from vl_tracking_ros.data.scene import ClipConfig
+    from vl_tracking_ros.data.suites import training_clip_seed
+    from vl_tracking_ros.data.world import render_clip
+
+    # a training-stream seed the shipped weights never saw (stream 7; training used stream 0)
+    cfg = ClipConfig(num_frames=24, lighting="day", num_objects=3, target_size="large", target_speed="normal",
+                     distractor_similarity=0.3, modalities=("rgb", "thermal"))
+    return render_clip(cfg, training_clip_seed(7, 0))
+
+
+def test_tracks_a_generated_clip(tracker):
+    clip = _clip()
+    tracker.set_commands([clip.expressions[0].query()])
+    hits, n = 0, 0
+    for i, frame in enumerate(clip.frames):
+        out = tracker.step(frame)
+        gt = clip.sot_target_box(i)
+        if gt is None:
+            continue
+        n += 1
+        if out.tracks and out.tracks[0].state != TrackState.LOST:
+            b = out.tracks[0].box_xyxy
+            err = np.hypot((b[0] + b[2] - gt[0] - gt[2]) / 2, (b[1] + b[3] - gt[1] - gt[3]) / 2)
+            hits += err <= 20.0
+        if out.tracks:
+            w = out.tracks[0].modality_weights
+            assert set(w) <= {"rgb", "thermal"} and abs(sum(w.values()) - 1.0) < 1e-5
+            assert -1.0 <= out.tracks[0].kappa <= 1.0
+    assert n >= 10
+    assert hits / n >= PRE_THRESHOLD, f"PRE@20px {hits / n:.2f} on {n} frames"
+
+
+PRE_THRESHOLD = 0.6
+
+
+def test_command_handling(tracker):
+    frame = SensorFrame(image_rgb=np.zeros((240, 320, 3), np.uint8))
+    tracker.set_commands([])
+    assert tracker.step(frame).mode == "idle"
+    with pytest.raises(EmptyCommandError):
+        tracker.set_commands([TargetQuery("  ")])
+    tracker.set_commands([TargetQuery("all red cars", multi=True)])  # not ours: stay idle
+    assert tracker.step(frame).mode == "idle"
+    tracker.set_commands([TargetQuery("the red car")])
+    tracker.step(frame)
+    tracker.set_commands([TargetQuery("the blue ball")])  # new command: memory reset + global search
+    assert tracker.gate.memory == 0.0 and tracker.gate.force_global
+    assert tracker._region(frame).kind == "global"
+    with pytest.raises(ValueError, match="uint8"):
+        tracker.step(SensorFrame(image_rgb=np.zeros((240, 320, 3), np.float32)))
+
+
+def _copy_weights(tmp_path):
+    src = default_weights_dir()
+    entry = read_manifest(src)[PRESET]
+    shutil.copy(f"{src}/{entry['file']}", tmp_path / entry["file"])
+    (tmp_path / "manifest.json").write_text(json.dumps({PRESET: entry}))
+    return entry
+
+
+def test_bad_weights_raise_clear_errors(tracker, tmp_path):
+    net, chash = tracker.network, config_hash(tracker.preset_config.model)
+    entry = _copy_weights(tmp_path)
+    assert load_trained_weights(net, PRESET, chash, str(tmp_path))["sha256"] == entry["sha256"]
+    with pytest.raises(WeightsError, match="config"):  # YAML model section changed
+        load_trained_weights(net, PRESET, "0123456789abcdef", str(tmp_path))
+    # corrupt bytes -> hash mismatch
+    data = bytearray((tmp_path / entry["file"]).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / entry["file"]).write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_trained_weights(net, PRESET, chash, str(tmp_path))
+    # truncated file whose hash was (wrongly) recorded -> unparsable
+    (tmp_path / entry["file"]).write_bytes(b"not a safetensors file")
+    (tmp_path / "manifest.json").write_text(json.dumps({PRESET: dict(entry, sha256=sha256_file(tmp_path / entry["file"]))}))
+    with pytest.raises(WeightsError, match="safetensors"):
+        load_trained_weights(net, PRESET, chash, str(tmp_path))
+    (tmp_path / entry["file"]).unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        load_trained_weights(net, PRESET, chash, str(tmp_path))
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(WeightsError, match="no entry"):
+        load_trained_weights(net, PRESET, chash, str(tmp_path))
+
+
+def test_missing_manifest_entry_and_untrained_modality(tmp_path):
+    from vl_tracking_ros.trackers.language_tracker import LanguageTracker
+
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(WeightsError, match="no trained weights"):
+        LanguageTracker(PRESET, weights_dir=str(tmp_path))
+    entry = _copy_weights(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({PRESET: dict(entry, trained_modalities=[])}))
+    with pytest.raises(UnsupportedModalityError, match="not trained for"):
+        LanguageTracker(PRESET, weights_dir=str(tmp_path), modalities=("rgb", "thermal"))
+    with pytest.raises(UnsupportedModalityError, match="unknown modalities"):
+        LanguageTracker(PRESET, weights_dir=str(tmp_path), modalities=("rgb", "lidar"))
