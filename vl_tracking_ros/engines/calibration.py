@@ -37,6 +37,11 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
     out: List[Dict[str, np.ndarray]] = []
     clip_seed = seed
     text_cache: Dict[str, Dict[str, np.ndarray]] = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=num_frames, desc=f"generated frames ({variant.name})", unit="frame")
     while len(out) < num_frames:
         clip = render_clip(ClipConfig(num_frames=min(30, num_frames - len(out)) + 5, modalities=tuple(modalities)),
                            seed=clip_seed)
@@ -59,8 +64,12 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
                 text_cache[expr.text] = model.text_encoder([expr.text])
             sample.update(text_cache[expr.text])
             out.append({k: sample[k] for k in ex})
+            if bar is not None:
+                bar.update(1)
             if len(out) >= num_frames:
                 break
+    if bar is not None:
+        bar.close()
     return out
 
 
