@@ -105,3 +105,14 @@ def test_ort_backend_from_module_cleans_its_temporary_export(net):
     assert path.is_file()
     b.close()
     assert not path.exists()
+
+
+def test_ort_threads_from_the_environment(exported, monkeypatch):
+    monkeypatch.setenv("VL_TRACKING_ORT_THREADS", "1")
+    with OrtBackend(exported.path) as o:
+        assert o.threads == 1
+    with OrtBackend(exported.path, threads=2) as o:  # an explicit argument wins
+        assert o.threads == 2
+    monkeypatch.setenv("VL_TRACKING_ORT_THREADS", "zero")
+    with pytest.raises(ValueError, match="VL_TRACKING_ORT_THREADS must be a positive integer"):
+        OrtBackend(exported.path)
