@@ -76,14 +76,37 @@ class FrameDetections:
     embeddings: np.ndarray
 
 
+def box_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; returns kept indices, highest score first.
+    boxes_xyxy: (N, 4) float32; scores: (N,)."""
+    order = np.argsort(-scores)
+    keep = []
+    area = np.maximum(boxes_xyxy[:, 2] - boxes_xyxy[:, 0], 0) * np.maximum(boxes_xyxy[:, 3] - boxes_xyxy[:, 1], 0)
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        ix = np.maximum(0, np.minimum(boxes_xyxy[i, 2], boxes_xyxy[rest, 2]) - np.maximum(boxes_xyxy[i, 0], boxes_xyxy[rest, 0]))
+        iy = np.maximum(0, np.minimum(boxes_xyxy[i, 3], boxes_xyxy[rest, 3]) - np.maximum(boxes_xyxy[i, 1], boxes_xyxy[rest, 1]))
+        inter = ix * iy
+        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-6)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
 @torch.no_grad()
-def decode_frame(maps: Dict[str, torch.Tensor], score_threshold: float = 0.3, max_dets: int = 50) -> FrameDetections:
-    """Peak extraction + box decoding for ONE frame.
+def decode_frame(maps: Dict[str, torch.Tensor], score_threshold: float = 0.3, max_dets: int = 50,
+                 nms_iou: float = 0.5) -> FrameDetections:
+    """Peak extraction + box NMS + box decoding for ONE frame.
 
     maps: dict of [C, H8, W8] tensors (one frame of the head output).
     score_threshold: minimum sigmoid peak; lower recalls more objects and
         more false positives.
     max_dets: top-k cap per frame.
+    nms_iou: after the 3x3 peak extraction, boxes overlapping a stronger one
+        by more than this IoU are dropped (removes duplicate peaks on large
+        objects; lower = fewer duplicates, but merges overlapping objects).
+        >= 1 disables it.
     """
     heat = torch.sigmoid(maps["heatmap"][0])
     peaks = heat == F.max_pool2d(heat[None, None], 3, stride=1, padding=1)[0, 0]
@@ -103,5 +126,9 @@ def decode_frame(maps: Dict[str, torch.Tensor], score_threshold: float = 0.3, ma
     disp = maps["disp"][:, ys, xs]
     prev = torch.stack([cx - disp[0], cy - disp[1]], 1)
     emb = F.normalize(maps["embed"][:, ys, xs].t(), dim=1)
-    return FrameDetections(boxes.numpy().astype(np.float32), top.numpy().astype(np.float32),
-                           prev.numpy().astype(np.float32), emb.numpy().astype(np.float32))
+    det = FrameDetections(boxes.numpy().astype(np.float32), top.numpy().astype(np.float32),
+                          prev.numpy().astype(np.float32), emb.numpy().astype(np.float32))
+    if nms_iou < 1.0 and len(det.scores) > 1:
+        k = box_nms(det.boxes_xyxy, det.scores, nms_iou)
+        det = FrameDetections(det.boxes_xyxy[k], det.scores[k], det.prev_centers_xy[k], det.embeddings[k])
+    return det

@@ -66,6 +66,7 @@ class ReferringConfig:
     ema: weight of the newest score in the EMA (1 = no smoothing, faster
         reaction, more flicker).
     max_detections: top-k peaks per frame.
+    nms_iou: box NMS IoU after peak extraction (see ``decode_frame``).
     answer_single: also answer single-target queries ("track the red car")
         as if they were "track all ..." (used to measure ID switches on the
         single-target occlusion suite; the router normally sends those to the
@@ -77,6 +78,7 @@ class ReferringConfig:
     score_off: float = 0.35
     ema: float = 0.4
     max_detections: int = 40
+    nms_iou: float = 0.5
     answer_single: bool = False
     association: AssociationConfig = field(default_factory=AssociationConfig)
 
@@ -339,7 +341,7 @@ class ReferringTracker(Tracker):
             w16, w8 = with_thermal(w16, w8, torch.stack([f.th8 for f in frames])[None])
         out = self.models.onetrack.forward_features(w16, w8, last_only=True)
         dets = decode_frame({k: v[0, 0] for k, v in out.items()}, self.config.detection_threshold,
-                            self.config.max_detections)
+                            self.config.max_detections, self.config.nms_iou)
         sx, sy = w_img / float(hw[1]), h_img / float(hw[0])
         scale4 = np.array([sx, sy, sx, sy], np.float32)
         boxes = dets.boxes_xyxy * scale4

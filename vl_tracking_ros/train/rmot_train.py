@@ -40,7 +40,7 @@ PHASES_TMP = (("heatmap", ("heatmap",)), ("dims", ("dims",)), ("disp", ("disp", 
 LOSS_WEIGHTS = {"heatmap": 1.0, "dims": 1.0, "disp": 1.0, "embed": 0.2}
 
 _TRAIN_KEYS = {"seed", "clips", "seed_base", "num_frames", "cache", "out", "threads", "onetrack", "flexhook",
-               "extra_expressions", "foreign_expressions", "log"}
+               "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from"}
 
 
 class TrainConfigError(ModelConfigError):
@@ -320,10 +320,28 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
     t_data = time.time() - t0
     models = RmotModels(model_cfg)
     log: List[Dict[str, Any]] = []
+    ft = dict(tcfg.get("finetune", {}) or {})
+    _check_keys(ft, {"onetrack_steps", "flexhook_steps", "lr", "batch"}, "train.finetune")
     t1 = time.time()
-    train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
+    if tcfg.get("resume_from"):
+        # the main phases were already run and saved: continue with the fine-tuning stage only
+        from ..trackers.referring_tracker import load_weights
+
+        load_weights(models, str(tcfg["resume_from"]), preset)
+    else:
+        train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
+    if ft.get("onetrack_steps"):
+        train_onetrack(models.onetrack, clips, {"schedule": "joint", "steps": {"joint": int(ft["onetrack_steps"])},
+                                                "lr": float(ft.get("lr", 5e-4)), "batch": ot_cfg.get("batch", 4),
+                                                "head_frames": ot_cfg.get("head_frames", 0),
+                                                "thermal_dropout": ot_cfg.get("thermal_dropout", 0.3)},
+                       rng, log, progress)
     t2 = time.time()
-    train_flexhook(models.flexhook, clips, bank, fh_cfg, rng, log, progress)
+    if not tcfg.get("resume_from"):
+        train_flexhook(models.flexhook, clips, bank, fh_cfg, rng, log, progress)
+    if ft.get("flexhook_steps"):
+        train_flexhook(models.flexhook, clips, bank, dict(fh_cfg, steps=int(ft["flexhook_steps"]),
+                                                          lr=float(ft.get("lr", 5e-4))), rng, log, progress)
     t3 = time.time()
     sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
     summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),

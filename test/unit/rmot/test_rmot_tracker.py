@@ -1,0 +1,139 @@
+"""The shipped rmot-small preset: weights verified at load, real model on a
+rendered referring clip (EVAL's runner + TrackEval-style HOTA), several
+expressions at once, contract behaviour and clear errors for bad weights."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from vl_tracking_ros.core.types import SensorFrame, TargetQuery, TrackerOutput
+from vl_tracking_ros.models.errors import WeightsError
+from vl_tracking_ros.trackers.referring_tracker import (DEFAULT_CONFIG, DEFAULT_WEIGHTS_DIR, FrameInputError,
+                                                        ReferringTracker, RmotModels, build_from_config,
+                                                        load_weights, model_config_from_dict, load_yaml_config)
+from vl_tracking_ros.trackers.registry import build_tracker
+
+WEIGHTS = os.path.join(DEFAULT_WEIGHTS_DIR, "rmot-small.safetensors")
+#: HOTA floor on the short CI clip ("track all crates heading right", 9 objects;
+#: measured 32.6 with the shipped weights on the dev machine, see docs/rmot.md):
+#: a regression guard, well below the measured value
+MIN_HOTA = 20.0
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    torch.set_num_threads(1)
+    return build_tracker("rmot-small", threads=1)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    from vl_tracking_ros.data.suites import get_suite
+
+    suite = get_suite("rmot", seed=77)          # validation variant, not the eval suite's seed
+    cfg = suite.config(3).with_(num_frames=30, target_switches=0, lighting="day")
+    from vl_tracking_ros.data.world import render_clip
+
+    return render_clip(cfg, suite.clip_seed(3), name="rmot-ci")
+
+
+def test_registry_builds_verified_multi_target_tracker(tracker):
+    assert isinstance(tracker, ReferringTracker) and tracker.multi_target
+    assert tracker.name == "rmot-small"
+
+
+def test_shipped_weights_score_above_floor(tracker, clip):
+    from vl_tracking_ros.eval.runner import run_clip
+
+    res = run_clip(tracker, clip)
+    assert res.multi
+    print("CI clip metrics", {k: res.metrics[k] for k in ("HOTA", "DetA", "AssA", "IDF1")})
+    assert res.metrics["HOTA"] >= MIN_HOTA, res.metrics
+
+
+def test_several_expressions_at_once_with_stable_ids(tracker, clip):
+    from vl_tracking_ros.data.language import describe_multi
+    from vl_tracking_ros.data.world import _language_view
+
+    objects, boxes = _language_view(clip.gt[0], clip.config.width, clip.config.height)
+    rng = np.random.default_rng(3)
+    texts = []
+    for oid in sorted(objects):
+        t = describe_multi(oid, objects, boxes, rng)[2]
+        if t not in texts:
+            texts.append(t)
+    texts = texts[:3]
+    tracker.clear()
+    tracker.set_commands([TargetQuery(t, multi=True) for t in texts] + [TargetQuery("the red car", multi=False)])
+    assert [q.expression for q in tracker.active_commands] == texts      # single-target query not taken
+    seen = {}
+    for frame in clip.frames[:20]:
+        out = tracker.step(frame)
+        assert isinstance(out, TrackerOutput) and out.mode == "multi"
+        ids = [t.track_id for t in out.tracks]
+        assert len(ids) == len(set(ids))
+        for t in out.tracks:
+            assert t.command in {"track all " + x for x in texts}
+            assert 0.0 <= t.expression_score <= 1.0
+            seen.setdefault(t.track_id, set()).add(t.command)
+    assert seen, "no track reported for any of the expressions"
+    assert len(tracker.associator.confirmed_visible()) >= 3
+    tracker.clear()
+    assert tracker.step(clip.frames[0]).mode == "idle" and tracker.associator.tracks == []
+
+
+def test_text_encoded_once_per_command(tracker, clip, monkeypatch):
+    calls = []
+    real = tracker.text_encoder.__class__.__call__
+
+    def counting(self, texts):
+        calls.append(list(texts))
+        return real(self, texts)
+
+    monkeypatch.setattr(tracker.text_encoder.__class__, "__call__", counting)
+    tracker.set_commands([TargetQuery("red cars", multi=True)])
+    for frame in clip.frames[:3]:
+        tracker.step(frame)
+    tracker.set_commands([TargetQuery("red cars", multi=True)])   # same command: not re-encoded
+    assert calls == [["red cars"]]
+    tracker.clear()
+
+
+def test_bad_frame_raises(tracker):
+    tracker.set_commands([TargetQuery("red cars", multi=True)])
+    with pytest.raises(FrameInputError):
+        tracker.step(SensorFrame(image_rgb=np.zeros((240, 320), np.uint8)))
+    with pytest.raises(FrameInputError):
+        tracker.step("not a frame")
+    tracker.clear()
+
+
+def _models():
+    return RmotModels(model_config_from_dict(load_yaml_config(DEFAULT_CONFIG)["model"]))
+
+
+def test_corrupt_weights_fail_hash_check(tmp_path):
+    shutil.copy(os.path.join(DEFAULT_WEIGHTS_DIR, "manifest.json"), tmp_path / "manifest.json")
+    data = bytearray(open(WEIGHTS, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "rmot-small.safetensors").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        build_from_config(DEFAULT_CONFIG, weights_dir=str(tmp_path))
+
+
+def test_missing_and_garbage_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_weights(_models(), str(tmp_path / "nope.safetensors"), "rmot-small")
+    bad = tmp_path / "garbage.safetensors"
+    bad.write_bytes(b"this is not a safetensors file at all")
+    with pytest.raises(WeightsError, match="safetensors"):
+        load_weights(_models(), str(bad), "rmot-small")
+
+
+def test_weights_for_other_architecture_rejected():
+    cfg = load_yaml_config(DEFAULT_CONFIG)["model"]
+    cfg = dict(cfg, onetrack=dict(cfg["onetrack"], layers=cfg["onetrack"]["layers"] + 1))
+    with pytest.raises(WeightsError, match="different architecture"):
+        load_weights(RmotModels(model_config_from_dict(cfg)), WEIGHTS, "rmot-small")
