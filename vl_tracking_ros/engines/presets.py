@@ -57,6 +57,8 @@ class PresetModel:
     text_encoder: Callable[[Sequence[str]], Dict[str, np.ndarray]]
     weights: Optional[str] = None
     info: Dict[str, Any] = field(default_factory=dict)
+    #: the model's text-encoder module (``models.text_encoder.TextEncoder``), for OrtTextEncoder
+    text_module: Any = None
 
     def variant(self, name: str) -> PresetVariant:
         for v in self.variants:
@@ -101,7 +103,7 @@ def _mvlm(preset: str, weights_dir: Optional[str]) -> PresetModel:
     variants = [PresetVariant("local", net, dict(net.example_inputs(1, local=True))),
                 PresetVariant("global", net, dict(net.example_inputs(1, local=False)))]
     return PresetModel(preset, variants, encode, loaded,
-                       {"params": sum(p.numel() for p in net.parameters()), "text_encoder_dim": text.dim})
+                       {"params": sum(p.numel() for p in net.parameters()), "text_encoder_dim": text.dim}, text)
 
 
 class RmotBackboneNetwork(nn.Module):
@@ -172,7 +174,7 @@ def _rmot(preset: str, weights_dir: Optional[str]) -> PresetModel:
     variants = [PresetVariant("backbone", trunk, trunk.example_inputs(1)),
                 PresetVariant("onetrack", window, window.example_inputs(1))]
     return PresetModel(preset, variants, encode, loaded,
-                       {"params": sum(p.numel() for p in models.parameters()), "text_encoder_dim": text.dim})
+                       {"params": sum(p.numel() for p in models.parameters()), "text_encoder_dim": text.dim}, text)
 
 
 def load_preset_model(preset: str, weights_dir: Optional[str] = None) -> PresetModel:

@@ -24,6 +24,8 @@ def test_bench_compare_cpu_backends_writes_every_section(tmp_path, capsys):
     assert m["versions"]["tensorrt"] is None or isinstance(m["versions"]["tensorrt"], str)
     t = report["text_encode"]
     assert t["n"] == 3 and t["p50_ms"] > 0 and t["engine_calls"] == 0
+    to = report["text_encode_onnxruntime"]
+    assert to["n"] == 3 and to["p50_ms"] > 0 and to["engine_calls"] == 0
     assert [(r["backend"], r["device"]) for r in report["results"]] == [("torch", "cpu"), ("onnxruntime", "cpu")]
     for r in report["results"]:
         n = r["network"]["local"]
