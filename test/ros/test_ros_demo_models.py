@@ -167,7 +167,7 @@ def test_trained_single_target_model_behind_the_node(ros_context):
     from vl_tracking_ros.data.suites import get_suite
 
     clip = get_suite("sot-day").clip(0)
-    frames = range(0, 10)
+    frames = range(0, 6)
     # reference: the same model instance on the clip's frames directly (one model load; the
     # contract's clear() + set_commands() resets its target memory before the node run)
     tracker.set_commands(parse_command(clip.command_schedule[0][1]).queries)
@@ -186,7 +186,7 @@ def test_trained_single_target_model_behind_the_node(ros_context):
         if gt is not None:
             gt_node.append(max((iou(track_box(t), gt) for t in msg.tracks), default=0.0))
             gt_direct.append(max((iou(b, gt) for b in ref), default=0.0))
-    assert len(parity) >= 6 and float(np.median(parity)) > 0.8, parity
+    assert len(parity) >= 4 and float(np.median(parity)) > 0.8, parity
     assert float(np.mean(gt_node)) >= float(np.mean(gt_direct)) - 0.1, (gt_node, gt_direct)
 
 
