@@ -287,6 +287,9 @@ class VoiceCommandNode(Node):
         return None
 
     def _publish(self, result: VoiceResult) -> None:
+        # Record first: a subscriber may react to the command before this
+        # method returns (the publish is seen on another thread).
+        self.results.append(result)
         if result.command is not None:
             self.pub_command.publish(String(data=result.command))
             self.commands_published += 1
@@ -298,7 +301,6 @@ class VoiceCommandNode(Node):
         arrived = self._arrival_of(result.speech_end_s)
         if arrived is not None and (self.input_mode != "wav" or self.params["wav.realtime"]):
             payload["latency_wall_s"] = round(time.monotonic() - arrived, 3)
-        self.results.append(result)
         self.pub_transcript.publish(String(data=json.dumps(payload, sort_keys=True)))
 
     # -------------------------------------------------------------- cleanup
