@@ -4,7 +4,9 @@ Each variant retrains only the part it changes, starting from the same
 cached clips as the shipped model, and takes the other part from the shipped
 weights, so the comparison isolates one mechanism:
 
-* ``joint``      OneTrack-M trained joint-from-start (vs part-based TMP), same steps;
+* ``tmp`` / ``joint``  OneTrack-M retrained with the part-based schedule /
+                 joint-from-start, same total steps (``--onetrack-steps``
+                 rescales the schedule for a short paired comparison);
 * ``notemporal`` OneTrack-M without the channel-wise temporal encoding;
 * ``cosine``     FlexHook's PCD replaced by cosine similarity of pooled
                  features (the iKUN-style baseline);
@@ -30,6 +32,7 @@ import torch
 import yaml
 
 VARIANTS = {
+    "tmp": ("onetrack", lambda c: c["train"]["onetrack"].__setitem__("schedule", "tmp")),
     "joint": ("onetrack", lambda c: c["train"]["onetrack"].__setitem__("schedule", "joint")),
     "notemporal": ("onetrack", lambda c: c["model"]["onetrack"].__setitem__("temporal_encoding", "none")),
     "cosine": ("flexhook", lambda c: c["model"]["flexhook"].__setitem__("scorer", "cosine")),
@@ -47,14 +50,69 @@ def variant_config(base: Dict[str, Any], variant: str) -> Dict[str, Any]:
     return cfg
 
 
+def scale_steps(cfg: Dict[str, Any], total: int) -> None:
+    """Rescale ``train.onetrack.steps`` to ``total`` steps, same proportions."""
+    steps = dict(cfg["train"]["onetrack"]["steps"])
+    s = sum(int(v) for v in steps.values())
+    scaled = {k: max(1, int(round(int(v) * total / s))) for k, v in steps.items()}
+    scaled["joint"] += total - sum(scaled.values())
+    cfg["train"]["onetrack"]["steps"] = scaled
+
+
+def detection_metrics(onetrack, clips, threshold: float = 0.3, nms_iou: float = 0.5) -> Dict[str, float]:
+    """Raw OneTrack-M detection quality on cached clips (newest frame of each
+    window): recall / precision at IoU 0.5, median best IoU per object, and
+    the L1 error of the displacement head at matched objects (input px)."""
+    from ..models.onetrack_backbone import with_thermal
+    from ..models.onetrack_heads import decode_frame
+
+    def iou(a, b):
+        ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = ix * iy
+        return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
+
+    w = onetrack.cfg.window
+    best, tp, n_det, disp_err = [], 0, 0, []
+    onetrack.eval()
+    with torch.no_grad():
+        for c in clips:
+            for t in range(w - 1, c.num_frames, 2):
+                f16, f8 = c.f16[t - w + 1:t + 1].float()[None], c.f8[t - w + 1:t + 1].float()[None]
+                if onetrack.cfg.thermal_input:
+                    f16, f8 = with_thermal(f16, f8, c.th8[t - w + 1:t + 1].float()[None])
+                out = onetrack.forward_features(f16, f8, last_only=True)
+                d = decode_frame({k: v[0, 0] for k, v in out.items()}, threshold, 50, nms_iou)
+                n_det += len(d.scores)
+                used = set()
+                for oid, g in c.boxes[t].items():
+                    ious = [iou(b, g) for b in d.boxes_xyxy]
+                    j = int(np.argmax(ious)) if ious else -1
+                    best.append(ious[j] if j >= 0 else 0.0)
+                    if j >= 0 and ious[j] >= 0.5 and j not in used:
+                        used.add(j)
+                        tp += 1
+                        prev = c.boxes[t - 1].get(oid) if t > 0 else None
+                        if prev is not None:
+                            gd = np.array([(g[0] + g[2] - prev[0] - prev[2]) / 2, (g[1] + g[3] - prev[1] - prev[3]) / 2])
+                            c_det = (d.boxes_xyxy[j, :2] + d.boxes_xyxy[j, 2:]) / 2
+                            disp_err.append(float(np.abs((c_det - d.prev_centers_xy[j]) - gd).mean()))
+    n_gt = len(best)
+    return {"recall@0.5": tp / max(n_gt, 1), "precision@0.5": tp / max(n_det, 1),
+            "median_best_iou": float(np.median(best)) if best else 0.0,
+            "disp_l1_px": float(np.mean(disp_err)) if disp_err else float("nan"), "objects": n_gt}
+
+
 def train_variant(base: Dict[str, Any], variant: str, base_weights: str, out_dir: str,
-                  progress: bool = True) -> str:
+                  progress: bool = True, onetrack_steps: Optional[int] = None) -> str:
     """Train one ablation; returns the path of its YAML (weights beside it)."""
     from ..trackers.referring_tracker import RmotModels, load_weights, model_config_from_dict, save_weights
     from .rmot_train import prepare_data, train_flexhook, train_onetrack
 
     cfg = variant_config(base, variant)
     part = VARIANTS[variant][0]
+    if onetrack_steps:
+        scale_steps(cfg, int(onetrack_steps))
     tcfg = dict(cfg.get("train", {}))
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
@@ -124,13 +182,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--eval-only", action="store_true", help="do not train; evaluate existing variant files")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--onetrack-steps", type=int, default=None, help="rescale OneTrack-M steps (tmp/joint)")
+    p.add_argument("--val-cache", default=None, help="cached validation clips for --detection")
+    p.add_argument("--detection", action="store_true", help="report raw detection metrics on --val-cache")
     args = p.parse_args(argv)
     with open(args.config, "r", encoding="utf-8") as fh:
         base = yaml.safe_load(fh)
     for v in args.variant:
         ypath = os.path.join(args.out_dir, f"{v}.yaml")
         if not args.eval_only:
-            ypath = train_variant(base, v, args.weights, args.out_dir)
+            ypath = train_variant(base, v, args.weights, args.out_dir, onetrack_steps=args.onetrack_steps)
+        if args.detection:
+            from ..trackers.referring_tracker import RmotModels, load_weights, model_config_from_dict
+            from .rmot_data import load_cache
+
+            with open(ypath, "r", encoding="utf-8") as fh:
+                vcfg = yaml.safe_load(fh)
+            m = RmotModels(model_config_from_dict(vcfg["model"]))
+            load_weights(m, os.path.join(args.out_dir, f"{v}.safetensors"), vcfg["preset"])
+            det = detection_metrics(m.onetrack, load_cache(args.val_cache))
+            with open(os.path.join(args.out_dir, f"{v}.detection.json"), "w", encoding="utf-8") as fh:
+                json.dump(det, fh, indent=1)
+            print(v, "detection", json.dumps(det))
         if args.eval:
             rep = evaluate(ypath, os.path.join(args.out_dir, f"{v}.safetensors"), args.eval,
                            os.path.join(args.out_dir, f"{v}.{args.eval}.json"), args.threads, args.max_clips)
