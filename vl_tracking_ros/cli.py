@@ -44,16 +44,26 @@ def _build_parser(argv: List[str]) -> argparse.ArgumentParser:
     return parser
 
 
+#: subcommands whose module parses its own arguments (``main(argv) -> int``):
+#: ``bench`` takes an optional target word before the target's own options.
+PASSTHROUGH = {"bench"}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _build_parser(argv)
-    args = parser.parse_args(argv)
+    if argv and argv[0] in PASSTHROUGH:
+        command = argv[0]
+        run = lambda: importlib.import_module(SUBCOMMANDS[command][0]).main(argv[1:])  # noqa: E731
+    else:
+        args = _build_parser(argv).parse_args(argv)
+        command = args.command
+        run = lambda: args._run(args)  # noqa: E731
     try:
-        return int(args._run(args) or 0)
+        return int(run() or 0)
     except KeyboardInterrupt:
         return 130
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # clear, specific errors
-        print(f"vl-tracking {args.command}: error: {exc}", file=sys.stderr)
+        print(f"vl-tracking {command}: error: {exc}", file=sys.stderr)
         return 2
 
 
