@@ -218,9 +218,9 @@ def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict
             barrier = reference_barrier_loss(state.ref_points) if state.ref_points.numel() else logits.sum() * 0
             loss = (focal + wb * barrier) / batch
             loss.backward()
-            total += float(loss)
-            focal_sum += float(focal)
-            barrier_sum += float(barrier)
+            total += float(loss.detach())
+            focal_sum += float(focal.detach())
+            barrier_sum += float(barrier.detach())
             n += 1
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
