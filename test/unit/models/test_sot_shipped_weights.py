@@ -70,7 +70,7 @@ def test_tracks_a_generated_clip(tracker):
     assert hits / n >= PRE_THRESHOLD, f"PRE@20px {hits / n:.2f} on {n} frames"
 
 
-PRE_THRESHOLD = 0.6
+PRE_THRESHOLD = 0.75  # measured 0.96 on this clip with the shipped weights
 
 
 def test_command_handling(tracker):
