@@ -32,7 +32,6 @@ def _mean(log, model, key, sl):
     return float(np.mean(vals[sl]))
 
 
-@pytest.mark.slow
 def test_short_training_lowers_losses(data):
     mc, clips, bank = data
     assert all(c.f8.shape[1:] == (40, 16, 20) and c.f16.shape[1:] == (112, 8, 10) for c in clips)
