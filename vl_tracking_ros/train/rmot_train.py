@@ -21,8 +21,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
