@@ -19,7 +19,7 @@ from torch import nn
 
 LOG = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..resources import model_config_path, weights_dir as _weights_dir  # noqa: E402
 #: presets with an exportable per-frame network
 EXPORTABLE_PRESETS = ("mvlm-small", "mvlm-large", "rmot-small")
 
@@ -149,14 +149,14 @@ def _rmot(preset: str, weights_dir: Optional[str]) -> PresetModel:
     from ..models.text_encoder import build_text_encoder
     from ..trackers import referring_tracker as rt
 
-    cfg_path = REPO_ROOT / "config" / "models" / f"{preset}.yaml"
+    cfg_path = model_config_path(preset)
     data = rt.load_yaml_config(str(cfg_path))
     cfg = rt.model_config_from_dict(data.get("model", {}))
     with torch.random.fork_rng():
         torch.manual_seed(0)
         models = rt.RmotModels(cfg).eval()
     entry = _manifest_entry(preset, weights_dir)
-    wfile = Path(weights_dir or REPO_ROOT / "weights") / str((entry or {}).get("file", f"{preset}.safetensors"))
+    wfile = Path(weights_dir or _weights_dir()) / str((entry or {}).get("file", f"{preset}.safetensors"))
     loaded = None
     if entry is not None:
         rt.load_weights(models, str(wfile), preset, entry.get("sha256"))

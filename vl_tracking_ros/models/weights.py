@@ -30,8 +30,10 @@ MANIFEST_NAME = "manifest.json"
 
 
 def default_weights_dir() -> str:
-    """``weights/`` of this source tree."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "weights")
+    """``weights/`` (source checkout or installed share dir; see ``resources``)."""
+    from ..resources import weights_dir
+
+    return str(weights_dir())
 
 
 def sha256_file(path: str) -> str:

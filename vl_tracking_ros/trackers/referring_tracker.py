@@ -43,10 +43,11 @@ from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
 from ..models.onetrack_heads import decode_frame
 from .association import AssociationConfig, Associator, Detections
 
-#: repository root (weights/ and config/ live there)
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_WEIGHTS_DIR = os.path.join(_REPO, "weights")
-DEFAULT_CONFIG = os.path.join(_REPO, "config", "models", "rmot-small.yaml")
+#: weights/ and config/ (source checkout or installed share dir; see ``resources``)
+from ..resources import model_config_path as _model_config_path, weights_dir as _weights_dir  # noqa: E402
+
+DEFAULT_WEIGHTS_DIR = str(_weights_dir())
+DEFAULT_CONFIG = str(_model_config_path("rmot-small"))
 WEIGHTS_FORMAT = "rmot-v1"
 
 

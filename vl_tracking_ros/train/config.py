@@ -91,9 +91,10 @@ class PresetConfig:
 
 
 def preset_yaml_path(preset: str) -> str:
-    """config/models/<preset>.yaml of this source tree."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(root, "config", "models", f"{preset}.yaml")
+    """config/models/<preset>.yaml (source checkout or installed share dir)."""
+    from ..resources import model_config_path
+
+    return str(model_config_path(preset))
 
 
 def load_preset_config(path: str) -> PresetConfig:
