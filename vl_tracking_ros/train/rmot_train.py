@@ -355,3 +355,28 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
         update_manifest(os.path.dirname(os.path.abspath(out)), preset,
                         manifest_entry(getattr(args, "config", None), summary, tcfg))
     return summary
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m vl_tracking_ros.train.rmot_train --config config/models/rmot-small.yaml``
+    (same as ``vl-tracking train`` once its ``kind: rmot`` dispatch is in place)."""
+    import argparse
+    import sys
+
+    import yaml
+
+    p = argparse.ArgumentParser(prog="python -m vl_tracking_ros.train.rmot_train")
+    p.add_argument("--config", required=True)
+    p.add_argument("--weights-dir", default=None)
+    p.add_argument("--work-dir", default=None)
+    p.add_argument("--no-ship", action="store_true")
+    p.add_argument("--preset-name", default=None)
+    args = p.parse_args(argv if argv is not None else sys.argv[1:])
+    with open(args.config, "r", encoding="utf-8") as fh:
+        config = yaml.safe_load(fh)
+    print(json.dumps(run(config, args=args), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
