@@ -38,3 +38,16 @@ def test_every_subcommand_module_has_the_cli_functions():
     for module in TARGETS.values():
         mod = importlib.import_module(module)
         assert callable(mod.add_arguments) and callable(mod.run), module
+
+
+def test_train_dispatches_on_the_preset_kind(tmp_path):
+    from vl_tracking_ros.resources import model_config_path
+    from vl_tracking_ros.train.cli_train import _config_kind
+
+    assert _config_kind(str(model_config_path("rmot-small"))) == "rmot"
+    assert _config_kind(str(model_config_path("mvlm-small"))) == "mvlm"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        _config_kind(str(bad))
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
