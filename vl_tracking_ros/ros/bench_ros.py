@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=15.0, help="replay rate, Hz")
     parser.add_argument("--preset", default="default", help="tracker preset (default: routing preset)")
     parser.add_argument("--device", default="cpu", help="inference device")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "tensorrt"),
+                        help="inference backend of the model (the node's model.backend)")
     parser.add_argument("--suite", default="sot-day", help="synthetic suite of the replayed clip")
     parser.add_argument("--clip", type=int, default=0, help="clip index")
     parser.add_argument("--command", default="", help="command to track (default: the clip's first command)")
@@ -78,7 +80,7 @@ def _replay_command(suite: str, clip_index: int, rate_hz: float) -> List[str]:
 
 
 def run_bench(duration_s: float = 60.0, warmup_s: Optional[float] = None, rate_hz: float = 15.0, preset: str = "default",
-              device: str = "cpu", suite: str = "sot-day", clip_index: int = 0, command: str = "",
+              device: str = "cpu", backend: str = "torch", suite: str = "sot-day", clip_index: int = 0, command: str = "",
               debug_image: bool = True, domain_id: Optional[int] = None, progress: bool = True,
               replay_process: bool = True) -> Dict[str, Any]:
     """Run the benchmark and return the result dict (see module docstring).
@@ -108,6 +110,7 @@ def run_bench(duration_s: float = 60.0, warmup_s: Optional[float] = None, rate_h
                 Parameter("encodings.thermal", value="mono16")])
         tracker = TrackerNode(context=context, parameter_overrides=[
             Parameter("model.preset", value=preset), Parameter("model.device", value=device),
+            Parameter("model.backend", value=backend),
             Parameter("model.warm_up", value=False), Parameter("debug_image.enabled", value=bool(debug_image))])
         tracker.warm_up_for([text])  # load the model the command needs before measuring
         console = CommandConsoleNode(context=context)
@@ -183,7 +186,7 @@ def run_bench(duration_s: float = 60.0, warmup_s: Optional[float] = None, rate_h
     thirds = max(1, len(publish_ms) // 3)
     with_tracks = sum(1 for _, m in window if m.tracks)
     result = {
-        "benchmark": "ros", "preset": preset, "tracker": tracker_name, "clip": clip_name, "command": text,
+        "benchmark": "ros", "preset": preset, "backend": backend, "tracker": tracker_name, "clip": clip_name, "command": text,
         "rate_hz": rate_hz, "duration_s": duration_s, "warmup_s": warmup_s, "debug_image": bool(debug_image),
         "modalities": ["rgb", "depth", "thermal", "event"],
         "latency_publish_ms": _stats(publish_ms), "latency_receive_ms": _stats(receive_ms),
@@ -234,7 +237,7 @@ def print_table(r: Dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = run_bench(duration_s=args.duration, warmup_s=args.warmup, rate_hz=args.rate, preset=args.preset,
-                       device=args.device, suite=args.suite, clip_index=args.clip, command=args.command,
+                       device=args.device, backend=args.backend, suite=args.suite, clip_index=args.clip, command=args.command,
                        debug_image=not args.no_debug_image, domain_id=args.domain_id,
                        replay_process=not args.in_process_replay)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
