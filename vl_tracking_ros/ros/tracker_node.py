@@ -36,10 +36,8 @@ from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Sequence
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -58,6 +56,7 @@ from ..msg import EventArray, TrackArray
 from ..srv import SetCommand
 from . import convert as C
 from . import params as P
+from .node_main import spin_main
 
 _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
@@ -530,22 +529,7 @@ class TrackerNode(Node):
 
 
 def main(argv: Optional[list] = None) -> int:
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = TrackerNode()
-        rclpy.spin(node)
-        return 0
-    except P.ParameterError as exc:
-        print(f"tracker_node: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return spin_main("tracker_node", TrackerNode, argv)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,6 @@ from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
@@ -50,6 +48,7 @@ from ..voice.pipeline import VoiceCommandPipeline, VoiceResult
 from ..voice.recognizer import WhisperRecognizer
 from ..voice.sources import MicrophoneSource, wav_chunks
 from . import params as P
+from .node_main import spin_main
 from .params import ParamSpec
 
 try:  # audio_common (ROS 2) on robots; not installable from PyPI here
@@ -314,22 +313,7 @@ class VoiceCommandNode(Node):
 
 
 def main(argv: Optional[list] = None) -> int:
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = VoiceCommandNode()
-        rclpy.spin(node)
-        return 0
-    except P.ParameterError as exc:
-        print(f"voice_command_node: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return spin_main("voice_command_node", VoiceCommandNode, argv)
 
 
 if __name__ == "__main__":
