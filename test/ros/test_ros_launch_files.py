@@ -25,6 +25,13 @@ LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
 YAML_FILES = [ROOT / "config" / "tracker.yaml", ROOT / "config" / "demo.yaml"]
 
 
+def _node_param_tables():
+    """Parameter tables of every node a launch file may start."""
+    from vl_tracking_ros.ros.voice_command_node import VOICE_PARAMS
+
+    return {**P.NODE_PARAMS, "voice_command_node": VOICE_PARAMS}
+
+
 def _calls(tree: ast.AST, name: str):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -91,7 +98,13 @@ def test_launch_executables_and_files_exist(path):
         module = re.search(r"from (\S+) import main", script.read_text()).group(1)
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), f"{executable}: module {module} missing"
         name = _str(_kw(call, "name"), consts)
-        assert name in P.NODE_PARAMS, f"{path.name}: node name {name!r} has no parameter table"
+        assert name in _node_param_tables(), f"{path.name}: node name {name!r} has no parameter table"
+        declared = {spec.name for spec in _node_param_tables()[name]}
+        params = _kw(call, "parameters")
+        for item in (params.elts if isinstance(params, ast.List) else []):
+            if isinstance(item, ast.Dict):
+                keys = {_str(k, consts) for k in item.keys}
+                assert keys <= declared, f"{path.name}: {name} has no parameters {keys - declared}"
     assert own >= 1
     # every os.path.join(share, "config", X) / ("launch", X) names a file that exists and is installed
     for call in _calls(tree, "join"):
