@@ -72,7 +72,7 @@ class LanguageTracker(Tracker):
                  gating: Optional[Dict[str, Any]] = None, num_threads: Optional[int] = None):
         import torch
 
-        from ..engines.base import build_backend
+        from ..engines.cache import build_cached_backend
         from ..models.network import LanguageTrackingNetwork
         from ..models.text_encoder import build_text_encoder
         from ..models.weights import load_trained_weights, trained_modalities
@@ -117,9 +117,13 @@ class LanguageTracker(Tracker):
         self.supported_modalities = tuple(["rgb"] + use)
         self.device = device
         self.backend_kind = backend
+        # engine cache: onnxruntime reuses an exported <preset>-<variant>.onnx whose
+        # model hash matches (else exports afresh, logged); tensorrt loads the
+        # verified engine built offline by `vl-tracking export` (never silently here)
         self._backends = {
-            kind: build_backend(backend, self.network, device=device, text_encoder=self.encode_text_numpy,
-                                example_inputs=self.network.example_inputs(1, local=(kind == "local")))
+            kind: build_cached_backend(backend, self.network, preset=preset, variant=kind, device=device,
+                                       text_encoder=self.encode_text_numpy,
+                                       example_inputs=self.network.example_inputs(1, local=(kind == "local")))
             for kind in ("local", "global")
         }
         self._queries: List[TargetQuery] = []
