@@ -25,7 +25,6 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -35,6 +34,7 @@ from ..core.types import CameraIntrinsics, EventBatch, SensorFrame
 from ..msg import EventArray
 from . import convert as C
 from . import params as P
+from .node_main import spin_main
 
 
 @dataclass
@@ -256,24 +256,16 @@ def _event_frame_msg(event_frame: np.ndarray, frame_id: str) -> Image:
     return msg
 
 
+def _spin_until_done(node: "ReplayNode") -> None:
+    """Spin until the replay finished (or shutdown)."""
+    while rclpy.ok() and not node.done.is_set():
+        rclpy.spin_once(node, timeout_sec=0.1)
+
+
 def main(argv: Optional[list] = None) -> int:
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = ReplayNode()
-        while rclpy.ok() and not node.done.is_set():
-            rclpy.spin_once(node, timeout_sec=0.1)
-        return 0
-    except (P.ParameterError, ValueError, IndexError) as exc:
-        print(f"replay_node: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    # ValueError / IndexError: a bad suite, clip index or bag path
+    return spin_main("replay_node", ReplayNode, argv, spin=_spin_until_done,
+                     errors=(P.ParameterError, ValueError, IndexError))
 
 
 if __name__ == "__main__":
