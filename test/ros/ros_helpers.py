@@ -148,3 +148,26 @@ class Probe(Node):
             if C.stamp_to_ns(msg.header.stamp) == stamp_ns:
                 return msg
         return None
+
+
+def tracker_rig(ros_context, parameter_overrides):
+    """Generator behind the ``rig`` fixtures: a TrackerNode and a Probe on one
+    executor, waited until DDS discovery matched; yields (node, probe,
+    executor) and tears everything down afterwards."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    from vl_tracking_ros.ros.tracker_node import TrackerNode
+
+    node = TrackerNode(context=ros_context, parameter_overrides=parameter_overrides)
+    probe = Probe(ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    executor.add_node(probe)
+    assert spin_until(executor, lambda: probe.pub["rgb"].get_subscription_count() > 0
+                      and node.pub_tracks.get_subscription_count() > 0
+                      and probe.pub["command"].get_subscription_count() > 0, 10.0), "DDS discovery failed"
+    yield node, probe, executor
+    for n in (probe, node):
+        executor.remove_node(n)
+        n.destroy_node()
+    executor.shutdown()

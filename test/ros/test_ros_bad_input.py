@@ -14,7 +14,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from ros_helpers import (RED_BOX, H, W, Probe, iou, scene_depth_m, scene_rgb, scene_thermal_k,  # noqa: E402
+from ros_helpers import (tracker_rig, RED_BOX, H, W, Probe, iou, scene_depth_m, scene_rgb, scene_thermal_k,  # noqa: E402
                          spin_until, track_box)
 from vl_tracking_ros.core.tracker import Tracker  # noqa: E402
 from vl_tracking_ros.core.types import TrackerOutput, TrackResult  # noqa: E402
@@ -36,19 +36,7 @@ NODE_PARAMS = [
 
 @pytest.fixture(scope="module")
 def rig(ros_context):
-    node = TrackerNode(context=ros_context, parameter_overrides=NODE_PARAMS)
-    probe = Probe(ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    executor.add_node(node)
-    executor.add_node(probe)
-    assert spin_until(executor, lambda: probe.pub["rgb"].get_subscription_count() > 0
-                      and node.pub_tracks.get_subscription_count() > 0
-                      and probe.pub["command"].get_subscription_count() > 0, 10.0)
-    yield node, probe, executor
-    for n in (probe, node):
-        executor.remove_node(n)
-        n.destroy_node()
-    executor.shutdown()
+    yield from tracker_rig(ros_context, NODE_PARAMS)
 
 
 def send(rig, text: str, settle_s: float = 0.3) -> None:

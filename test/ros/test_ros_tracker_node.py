@@ -15,7 +15,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from ros_helpers import (BLUE_BOX, CAMERA, RED_BOX, RED_DEPTH_M, H, W, Probe, iou, scene_depth_m,  # noqa: E402
+from ros_helpers import (tracker_rig, BLUE_BOX, CAMERA, RED_BOX, RED_DEPTH_M, H, W, Probe, iou, scene_depth_m,  # noqa: E402
                          scene_events, scene_rgb, scene_thermal_k, spin_until, track_box)
 from vl_tracking_ros.core.imageconv import ThermalCalibration  # noqa: E402
 from vl_tracking_ros.msg import Track  # noqa: E402
@@ -37,20 +37,7 @@ NODE_PARAMS = [
 
 @pytest.fixture(scope="module")
 def rig(ros_context):
-    node = TrackerNode(context=ros_context, parameter_overrides=NODE_PARAMS)
-    probe = Probe(ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    executor.add_node(node)
-    executor.add_node(probe)
-    assert spin_until(executor, lambda: probe.pub["rgb"].get_subscription_count() > 0
-                      and node.pub_tracks.get_subscription_count() > 0
-                      and probe.pub["command"].get_subscription_count() > 0, 10.0), "DDS discovery failed"
-    yield node, probe, executor
-    executor.remove_node(probe)
-    executor.remove_node(node)
-    probe.destroy_node()
-    node.destroy_node()
-    executor.shutdown()
+    yield from tracker_rig(ros_context, NODE_PARAMS)
 
 
 def command(rig, text: str, expect) -> None:
