@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -251,12 +251,19 @@ class TrackerNode(Node):
             self.get_logger().warning(f"{text} ({'; '.join(notes)})" if notes else text)
 
     # ------------------------------------------------------------- callbacks
+    def _decode(self, topic: str, convert: Callable[[], Any]) -> Any:
+        """Run one message conversion; a ValueError (bad encoding, size, step,
+        ...) becomes a throttled warning naming the topic, and None."""
+        try:
+            return convert()
+        except ValueError as exc:
+            self._warn(topic, f"{topic}: {exc}")
+            return None
+
     def _on_rgb(self, msg: Image) -> None:
         stamp_ns = C.stamp_to_ns(msg.header.stamp)
-        try:
-            image_rgb = C.image_msg_to_rgb(msg)
-        except ValueError as exc:
-            self._warn("rgb/image", f"rgb/image: {exc}")
+        image_rgb = self._decode("rgb/image", lambda: C.image_msg_to_rgb(msg))
+        if image_rgb is None:
             return
         if self._last_rgb_stamp_ns is not None and stamp_ns <= self._last_rgb_stamp_ns:
             what = "duplicate" if stamp_ns == self._last_rgb_stamp_ns else "out-of-order"
@@ -267,10 +274,8 @@ class TrackerNode(Node):
         self._add("rgb/image", lambda a: a.add_rgb(stamp_ns, image_rgb, msg.header.frame_id))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        try:
-            camera = C.camera_info_to_intrinsics(msg)
-        except ValueError as exc:
-            self._warn("rgb/camera_info", f"rgb/camera_info: {exc}")
+        camera = self._decode("rgb/camera_info", lambda: C.camera_info_to_intrinsics(msg))
+        if camera is None:
             return
         self._rates["camera_info"].tick()
         if camera != self._camera:
@@ -278,10 +283,8 @@ class TrackerNode(Node):
             self._add("rgb/camera_info", lambda a: a.set_camera(camera))
 
     def _on_depth(self, msg: Image) -> None:
-        try:
-            depth_m = C.image_msg_to_depth_m(msg)
-        except ValueError as exc:
-            self._warn("depth/image", f"depth/image: {exc}")
+        depth_m = self._decode("depth/image", lambda: C.image_msg_to_depth_m(msg))
+        if depth_m is None:
             return
         if not np.isfinite(depth_m).any():
             self._warn("depth/invalid", "depth/image: no valid depth pixel (all zero / NaN / Inf); no 3D "
@@ -291,20 +294,17 @@ class TrackerNode(Node):
         self._add("depth/image", lambda a: a.add_depth(stamp_ns, depth_m))
 
     def _on_thermal(self, msg: Image) -> None:
-        try:
-            thermal_k = C.image_msg_to_thermal_k(msg, self._calibration, self.config.thermal_float_unit)
-        except ValueError as exc:
-            self._warn("thermal/image", f"thermal/image: {exc}")
+        thermal_k = self._decode("thermal/image", lambda: C.image_msg_to_thermal_k(
+            msg, self._calibration, self.config.thermal_float_unit))
+        if thermal_k is None:
             return
         self._rates["thermal"].tick()
         stamp_ns = C.stamp_to_ns(msg.header.stamp)
         self._add("thermal/image", lambda a: a.add_thermal(stamp_ns, thermal_k))
 
     def _on_events(self, msg: EventArray) -> None:
-        try:
-            batch = C.event_array_to_batch(msg)
-        except ValueError as exc:
-            self._warn("events", f"events: {exc}")
+        batch = self._decode("events", lambda: C.event_array_to_batch(msg))
+        if batch is None:
             return
         self._rates["event"].tick()
         # the packet covers the stream up to its newest event, or up to its stamp when empty
@@ -312,19 +312,15 @@ class TrackerNode(Node):
         self._add("events", lambda a: a.add_events(batch, stamp_ns=covered_ns))
 
     def _on_event_packet(self, msg) -> None:  # pragma: no cover - needs event_camera_msgs
-        try:
-            batch = C.event_packet_to_batch(msg)
-        except ValueError as exc:
-            self._warn("events/packet", f"events/packet: {exc}")
+        batch = self._decode("events/packet", lambda: C.event_packet_to_batch(msg))
+        if batch is None:
             return
         self._rates["event"].tick()
         self._add("events/packet", lambda a: a.add_events(batch))
 
     def _on_event_image(self, msg: Image) -> None:
-        try:
-            frame = C.image_msg_to_event_frame(msg)
-        except ValueError as exc:
-            self._warn("events/image", f"events/image: {exc}")
+        frame = self._decode("events/image", lambda: C.image_msg_to_event_frame(msg))
+        if frame is None:
             return
         self._rates["event"].tick()
         stamp_ns = C.stamp_to_ns(msg.header.stamp)
