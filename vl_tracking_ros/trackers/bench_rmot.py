@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=424242, help="scene seed")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "tensorrt"),
+                        help="engine for the backbone + OneTrack-M (FlexHook stays in torch)")
 
 
 def _expressions(clip, n: int, seed: int) -> List[str]:
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     clip = render_clip(ClipConfig(num_frames=n_frames, num_objects=min(args.objects, 12), multi_target=True,
                                   target_speed="normal", modalities=("rgb", "thermal")), args.seed)
     texts = _expressions(clip, args.expressions, args.seed)
-    tracker = build_tracker(args.preset, device=args.device, threads=args.threads)
+    tracker = build_tracker(args.preset, device=args.device, threads=args.threads,
+                            backend=getattr(args, "backend", "torch"))
     tracker.set_commands([TargetQuery(t, multi=True) for t in texts])
     lat, stages, n_tracks, n_reported = [], {}, [], []
     from tqdm import tqdm
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     lat_a = np.asarray(lat)
     result: Dict[str, Any] = {
         "preset": args.preset, "device": args.device, "threads": args.threads,
+        "backend": getattr(args, "backend", "torch"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs",
         "frames": len(lat), "expressions": texts, "objects_in_scene": min(args.objects, 12),
         "mean_confirmed_tracks": float(np.mean(n_tracks)), "min_confirmed_tracks": int(np.min(n_tracks)),

@@ -247,7 +247,8 @@ class ReferringTracker(Tracker):
 
     def __init__(self, models: RmotModels, config: Optional[ReferringConfig] = None, device: str = "cpu",
                  name: str = "rmot-small", backbone: Optional[MultiScaleBackbone] = None,
-                 text_encoder: Any = None, threads: Optional[int] = None) -> None:
+                 text_encoder: Any = None, threads: Optional[int] = None, backend: str = "torch",
+                 engine_dir: Optional[str] = None) -> None:
         self.name = name
         self.config = config or ReferringConfig()
         self.device = torch.device(device)
@@ -261,12 +262,41 @@ class ReferringTracker(Tracker):
 
             text_encoder = build_text_encoder(self.model_cfg.text_encoder, self.model_cfg.max_text_tokens)
         self.text_encoder = text_encoder
+        self.backend_kind = backend
+        self._net_backends = self._build_backends(backend, engine_dir)
         fh = self.model_cfg.flexhook
         self._span = (fh.frames - 1) * fh.time_stride + 1
         self._buffer_len = max(self.model_cfg.onetrack.window, self._span)
         self._queries: List[TargetQuery] = []
         self._lang: Optional[LanguageState] = None
         self._reset_tracking()
+
+    def _build_backends(self, backend: str, engine_dir: Optional[str]) -> Dict[str, Any]:
+        """The per-frame networks (backbone trunk, OneTrack-M window) behind the
+        engines layer: {} for torch (the modules run directly), else one
+        backend per network through the engine cache (onnxruntime reuses a
+        verified ``<preset>-{backbone,onetrack}.onnx`` or exports afresh;
+        tensorrt loads the engine ``vl-tracking export`` built, never builds
+        it here). FlexHook (variable track count) stays in torch."""
+        if backend in ("torch", None):
+            return {}
+        from ..engines.base import BACKEND_KINDS
+        from ..engines.cache import build_cached_backend
+        from ..engines.presets import RmotBackboneNetwork, RmotWindowNetwork
+
+        if backend not in BACKEND_KINDS:
+            raise ValueError(f"{self.name}: backend must be one of {', '.join(BACKEND_KINDS)}, got {backend!r}")
+        nets = {"backbone": RmotBackboneNetwork(self.backbone, self.model_cfg.input_hw).eval(),
+                "onetrack": RmotWindowNetwork(self.models.onetrack).eval()}
+        device = "cuda" if self.device.type == "cuda" else "cpu"
+        return {variant: build_cached_backend(backend, net, preset=self.name, variant=variant, device=device,
+                                              example_inputs=net.example_inputs(1), engine_dir=engine_dir)
+                for variant, net in nets.items()}
+
+    def close(self) -> None:
+        for b in self._net_backends.values():
+            b.close()
+        self._net_backends = {}
 
     # ------------------------------------------------------------ contract
     def _reset_tracking(self) -> None:
@@ -326,7 +356,12 @@ class ReferringTracker(Tracker):
         hw = self.model_cfg.input_hw
         x = preprocess_rgb(img, hw).to(self.device)
         t1 = time.perf_counter()
-        f8, f16 = self.backbone(x)
+        if self._net_backends:
+            trunk = self._net_backends["backbone"].forward({"image": x.cpu().numpy()})
+            f8 = torch.from_numpy(trunk["f8"]).to(self.device)
+            f16 = torch.from_numpy(trunk["f16"]).to(self.device)
+        else:
+            f8, f16 = self.backbone(x)
         self._count += 1
         idx = self._count
         th8 = torch.from_numpy(thermal_channel(frame.thermal_k, tuple(f8.shape[-2:]))).to(self.device)
@@ -340,8 +375,14 @@ class ReferringTracker(Tracker):
         w8 = torch.stack([f.f8 for f in frames])[None]
         if self.model_cfg.onetrack.thermal_input:
             w16, w8 = with_thermal(w16, w8, torch.stack([f.th8 for f in frames])[None])
-        out = self.models.onetrack.forward_features(w16, w8, last_only=True)
-        dets = decode_frame({k: v[0, 0] for k, v in out.items()}, self.config.detection_threshold,
+        if self._net_backends:   # engine output: newest frame's maps (1, C, 2h, 2w) as numpy
+            out = self._net_backends["onetrack"].forward({"f16_window": w16.cpu().numpy(),
+                                                          "f8_window": w8.cpu().numpy()})
+            maps = {k: torch.from_numpy(v[0]).to(self.device) for k, v in out.items()}
+        else:
+            out = self.models.onetrack.forward_features(w16, w8, last_only=True)
+            maps = {k: v[0, 0] for k, v in out.items()}
+        dets = decode_frame(maps, self.config.detection_threshold,
                             self.config.max_detections, self.config.nms_iou)
         sx, sy = w_img / float(hw[1]), h_img / float(hw[0])
         scale4 = np.array([sx, sy, sx, sy], np.float32)
@@ -434,6 +475,8 @@ def build_from_config(config_path: str = DEFAULT_CONFIG, weights_path: Optional[
     model_cfg = model_config_from_dict(data.get("model", {}))
     tdict = dict(data.get("tracker", {}) or {})
     threads = tracker_overrides.pop("threads", tdict.pop("threads", None))
+    backend = tracker_overrides.pop("backend", tdict.pop("backend", "torch")) or "torch"
+    engine_dir = tracker_overrides.pop("engine_dir", tdict.pop("engine_dir", None))
     tdict.update(tracker_overrides)
     tcfg = tracker_config_from_dict(tdict)
     models = RmotModels(model_cfg)
@@ -445,19 +488,19 @@ def build_from_config(config_path: str = DEFAULT_CONFIG, weights_path: Optional[
         weights_path = os.path.join(weights_dir, os.path.basename(fname))
         expected = (entry or {}).get("sha256") if verify_hash else None
     load_weights(models, weights_path, preset, expected)
-    return ReferringTracker(models, tcfg, device=device, name=preset, threads=threads)
+    return ReferringTracker(models, tcfg, device=device, name=preset, threads=threads, backend=backend,
+                            engine_dir=engine_dir)
 
 
 def build_small(**opts: Any) -> ReferringTracker:
     """Registry factory for ``rmot-small``. Options: ``device``, ``weights_dir``,
     ``weights_path``, ``config_path``, ``threads`` and any
-    :class:`ReferringConfig` field (e.g. ``score_on``). Unknown backend
-    options of other presets (``backend``, ``modalities``) are ignored with
-    torch as the only backend here."""
+    :class:`ReferringConfig` field (e.g. ``score_on``), ``backend``
+    ("torch" | "onnxruntime" | "tensorrt": the backbone and OneTrack-M run
+    on it; FlexHook stays in torch) and ``engine_dir``. ``modalities`` (an
+    option of other presets) is ignored: the thermal channel is used when
+    the frame has one."""
     opts = dict(opts)
-    backend = opts.pop("backend", "torch")
-    if backend not in ("torch", None):
-        raise ValueError(f"rmot-small supports backend 'torch' only, got {backend!r}")
     opts.pop("modalities", None)
     config_path = opts.pop("config_path", DEFAULT_CONFIG)
     return build_from_config(config_path, preset="rmot-small", **opts)
