@@ -210,3 +210,16 @@ def test_trained_referring_model_behind_the_node(ros_context):
             recalls.append(np.mean([max((iou(track_box(t), g) for t in msg.tracks), default=0.0) > 0.3
                                     for g in gts.values()]))
     assert recalls and float(np.mean(recalls)) > 0.3, recalls
+
+
+@pytest.mark.slow
+def test_default_node_config_routes_track_all_to_rmot_on_onnxruntime(ros_context):
+    """config/tracker.yaml's backend (onnxruntime) with the default router:
+    'track all ...' runs rmot-small on onnxruntime, not the heuristic fallback."""
+    _trained_tracker_or_skip("rmot-small")
+    pytest.importorskip("onnxruntime")
+    name, msgs = _run_node(ros_context, "default_ort", [Parameter("model.preset", value="default"),
+                                                        Parameter("model.backend", value="onnxruntime")],
+                           command_text="track all red balls", frames=3)
+    assert "multi=rmot-small" in name and "fallback" not in name, name
+    assert all(m.mode == "multi" and m.tracker == name for m in msgs)
