@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=None, help="comma-separated groups: main,ablation,baseline")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--weights-dir", default=None,
+                   help="evaluate mvlm-small weights from this directory (default: the shipped weights/)")
     args = p.parse_args(argv)
     import torch
 
@@ -63,6 +65,8 @@ def main(argv=None) -> int:
             t0 = time.time()
             mods = opts.get("modalities")
             tracker_options = {k: v for k, v in opts.items() if k != "modalities"}
+            if args.weights_dir and preset.startswith("mvlm"):
+                tracker_options["weights_dir"] = args.weights_dir
             result = evaluate_suite(preset, suite, modalities=mods, max_clips=args.max_clips,
                                     tracker_options=tracker_options, show_progress=True)
             report = build_report(result)
