@@ -175,6 +175,22 @@ def test_bad_parameters_are_clear_errors(ros_context, recognizer):
         VoiceCommandNode(node_name="voice_bad2", context=ros_context,
                          parameter_overrides=[Parameter("input", value="topic"),
                                               Parameter("model.dir", value="/nonexistent/model")])
+    with pytest.raises(ParameterError, match="grammar.snap_distance"):
+        VoiceCommandNode(node_name="voice_bad3", recognizer=recognizer, context=ros_context,
+                         parameter_overrides=[Parameter("input", value="topic"),
+                                              Parameter("grammar.snap_distance", value=2.5)])
+
+
+def test_grammar_parameters_reach_the_pipeline(ros_context, recognizer):
+    node = VoiceCommandNode(node_name="voice_grammar", recognizer=recognizer, context=ros_context,
+                            parameter_overrides=[Parameter("input", value="topic"),
+                                                 Parameter("grammar.snap_distance", value=0.0),
+                                                 Parameter("grammar.candidates", value=3)])
+    try:
+        assert node.pipeline.grammar is None and node.pipeline.max_candidates == 3  # snapping off
+        assert node.pipeline.decide_text("track the red car").command == "track the red car"
+    finally:
+        node.destroy_node()
 
 
 def test_push_to_talk_topic(rig, ros_context, recognizer):

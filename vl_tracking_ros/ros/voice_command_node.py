@@ -83,12 +83,13 @@ VOICE_PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec("model.device", "cpu", "CTranslate2 device", choices=("cpu", "cuda", "auto")),
     ParamSpec("model.compute_type", "int8", "int8 (fast on CPU), int8_float16, float16 or float32",
               choices=("int8", "int8_float16", "int8_float32", "float16", "float32", "default")),
-    ParamSpec("model.cpu_threads", 2, "recognizer threads: more lowers latency but competes with the tracker",
+    ParamSpec("model.cpu_threads", 1, "recognizer threads: more lowers latency on idle cores but competes with "
+              "the tracker (on a busy 2-core CPU 1 was faster than 2)",
               min_value=0, max_value=64),
     ParamSpec("model.beam_size", 1, "1 = greedy (fastest); larger beams fix a few near-misses at decoder cost",
               min_value=1, max_value=10),
-    ParamSpec("model.num_hypotheses", 4, "n-best hypotheses; the best one that parses in the tracker's vocabulary "
-              "is used (more recovers more mis-heard words in noise, at decoder cost)", min_value=1, max_value=10),
+    ParamSpec("model.num_hypotheses", 4, "n-best hypotheses, each snapped to the tracker's command grammar "
+              "(more recovers more mis-heard words in noise, at decoder cost)", min_value=1, max_value=10),
     ParamSpec("vad", "silero", "voice-activity detector: silero (ONNX, robust to noise) or energy (level only)",
               choices=("silero", "energy")),
     ParamSpec("vad.min_silence_ms", 400.0, "silence that ends an utterance; adds directly to latency, shorter "
@@ -105,6 +106,14 @@ VOICE_PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec("min_confidence", 0.25, "transcripts below this confidence are never commands (fewer false "
               "commands vs. more misses)", min_value=0.0, max_value=1.0),
     ParamSpec("use_prompt", True, "bias the recognizer with the command vocabulary"),
+    ParamSpec("grammar.snap_distance", 0.3, "snap a mis-heard transcript to the closest command of the tracker's "
+              "grammar within this distance (edit cost per letter; 0 = off); higher corrects more and turns more "
+              "unrelated 'track ...' speech into some command", min_value=0.0, max_value=1.0),
+    ParamSpec("grammar.candidates", 5, "candidate commands the recognizer scores on the audio per utterance "
+              "(each costs a forced decoding, ~30-40 ms here)", min_value=1, max_value=16),
+    ParamSpec("grammar.off_grammar_penalty", 8.0, "log-probability handicap of a heard command outside the "
+              "grammar ('track the umbrella') against grammatical candidates (higher: trust the grammar more)",
+              min_value=0.0, max_value=100.0),
     ParamSpec("queue_s", 30.0, "audio buffered while the recognizer is busy; older audio is dropped beyond it",
               min_value=1.0, max_value=600.0),
 )
@@ -139,7 +148,9 @@ class VoiceCommandNode(Node):
             wake_word=p["wake_word"] or None, require_wake_word=bool(p["wake_word"]),
             min_silence_ms=p["vad.min_silence_ms"], max_utterance_s=p["vad.max_utterance_s"],
             early_ms=p["vad.early_ms"],
-            wake_window_s=p["wake_window_s"], min_confidence=p["min_confidence"], use_prompt=p["use_prompt"])
+            wake_window_s=p["wake_window_s"], min_confidence=p["min_confidence"], use_prompt=p["use_prompt"],
+            snap_distance=p["grammar.snap_distance"], max_candidates=p["grammar.candidates"],
+            off_grammar_penalty=p["grammar.off_grammar_penalty"])
 
         self.pub_command = self.create_publisher(String, "command", COMMAND_QOS)
         self.pub_transcript = self.create_publisher(String, "voice/transcript", COMMAND_QOS)

@@ -100,6 +100,65 @@ BENCH_VOICES: Tuple[Voice, ...] = (
 )
 
 
+#: A separate *development* set for tuning (never the evaluation list above):
+#: other commands, other non-command sentences (some of them look like
+#: commands) and other espeak-ng voices. ``--set dev`` runs it.
+DEV_COMMANDS: Tuple[str, ...] = (
+    "track the green ball",
+    "track all boxes",
+    "track the small red car",
+    "track all hot drones",
+    "track the blue car moving left",
+    "track the person at the bottom",
+    "track the cold ball on the right",
+    "track all yellow balls",
+    "track the striped drone",
+    "track the tiny box",
+    "track the quadcopter going up",
+    "track all pedestrians on the left",
+    "track the white box near the top",
+    "track the orange drone above the car",
+    "track the heated ball",
+    "track all purple objects",
+    "track the black ball below the box",
+    "track the large drone moving down",
+    "follow the red person",
+    "track all plain boxes",
+    "track the spotted car",
+    "track the person in blue",
+    "track all vehicles moving right",
+    "track the chilled crate",
+    "track the green drone left of the ball",
+    "track all small cars",
+    "track the checked box",
+    "track the warm person standing still",
+    "track all black drones",
+    "track the yellow car at the top",
+    "track the quick ball",
+    "stop",
+)
+DEV_NON_COMMANDS: Tuple[str, ...] = (
+    "turn off the lights please",
+    "what time is it",
+    "I think the car is red",
+    "the ball is on the left",
+    "please open the door",
+    "good morning everyone",
+    "the drone is flying over there",
+    "put the box on the table",
+    "track and field starts at noon",
+    "stop talking so loud",
+)
+DEV_VOICES: Tuple[Voice, ...] = (
+    Voice("en-gb-x-rp", 160, 50),
+    Voice("en-us-nyc", 170, 50),
+    Voice("en-gb-x-gbclan", 150, 45),
+    Voice("en-us+f2", 145, 60),
+    Voice("en-gb-x-gbcwmd", 165, 50),
+    Voice("en-029+m2", 155, 45),
+)
+
+
 @dataclass
 class Clip:
     """One synthesized utterance with its ground truth."""
@@ -210,10 +269,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", type=int, default=2,
                         help="voices/speeds per command (default 2 -> 64 utterances per SNR)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands (0 = all)")
-    parser.add_argument("--non-commands", type=int, default=len(NON_COMMANDS),
-                        help=f"how many of the {len(NON_COMMANDS)} non-command sentences to check (default all)")
+    parser.add_argument("--non-commands", type=int, default=99,
+                        help="how many of the non-command sentences to check (default all: "
+                             f"{len(NON_COMMANDS)} bench, {len(DEV_NON_COMMANDS)} dev)")
     parser.add_argument("--model-dir", default="", help="CTranslate2 Whisper directory (default: tiny.en wheel)")
-    parser.add_argument("--threads", type=int, default=2, help="recognizer CPU threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="recognizer CPU threads (default 1)")
     parser.add_argument("--beam-size", type=int, default=1, help="decoder beam (default 1; widened to --hypotheses)")
     parser.add_argument("--hypotheses", type=int, default=4,
                         help="n-best hypotheses the pipeline chooses from (default 4; 1 = greedy only)")
@@ -224,6 +284,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-prompt", action="store_true", help="ablation: no vocabulary prompt")
     parser.add_argument("--no-correction", action="store_true", help="ablation: no vocabulary snapping")
     parser.add_argument("--no-dds", action="store_true", help="do not add the measured DDS publish hop")
+    parser.add_argument("--set", default="bench", choices=("bench", "dev"),
+                        help="bench: the fixed evaluation list (default); dev: the separate tuning list "
+                             "(other commands, non-commands and voices)")
+    parser.add_argument("--snap-distance", type=float, default=0.3,
+                        help="grammar snapping: max distance per letter (0 = off; default 0.3)")
+    parser.add_argument("--candidates", type=int, default=5, help="candidate commands scored per utterance")
+    parser.add_argument("--off-grammar-penalty", type=float, default=8.0,
+                        help="log-prob handicap of heard commands outside the grammar (default 8)")
+    parser.add_argument("--score-with-prompt", action="store_true",
+                        help="condition candidate scoring on the vocabulary prompt (slower)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
     parser.add_argument("--details", action="store_true", help="include every utterance in the JSON")
 
@@ -243,17 +313,20 @@ def run(args: argparse.Namespace) -> int:
     for tok in str(args.snr).split(","):
         tok = tok.strip().lower()
         snrs.append(None if tok in ("clean", "inf", "") else float(tok))
-    commands = BENCH_COMMANDS[: args.limit] if args.limit else BENCH_COMMANDS
+    all_commands, non_commands, voices = ((DEV_COMMANDS, DEV_NON_COMMANDS, DEV_VOICES) if args.set == "dev"
+                                          else (BENCH_COMMANDS, NON_COMMANDS, BENCH_VOICES))
+    commands = all_commands[: args.limit] if args.limit else all_commands
 
     machine_start = machine_info()
     t_load = time.perf_counter()
     rec = WhisperRecognizer(args.model_dir or None, cpu_threads=args.threads, beam_size=args.beam_size,
-                            num_hypotheses=args.hypotheses)
+                            num_hypotheses=args.hypotheses, score_with_prompt=args.score_with_prompt)
     load_s = time.perf_counter() - t_load
     norm = TranscriptNormalizer(snap_threshold=1.01 if args.no_correction else 0.8,
                                 verb_threshold=1.01 if args.no_correction else 0.6)
     seg = UtteranceSegmenter(build_vad(args.vad), min_silence_ms=args.min_silence_ms, early_ms=args.early_ms)
-    pipe = VoiceCommandPipeline(rec, seg, norm, use_prompt=not args.no_prompt)
+    pipe = VoiceCommandPipeline(rec, seg, norm, use_prompt=not args.no_prompt, snap_distance=args.snap_distance,
+                                max_candidates=args.candidates, off_grammar_penalty=args.off_grammar_penalty)
     hop = None
     if not args.no_dds:
         try:
@@ -262,8 +335,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench voice: no DDS hop measured ({exc})")
 
     print(f"synthesizing {len(commands)} commands x {args.variants} voices + {args.non_commands} non-commands ...")
-    clips = make_clips(commands, BENCH_VOICES, args.variants)
-    non_clips = make_clips(NON_COMMANDS[: max(0, args.non_commands)], BENCH_VOICES, 1)
+    clips = make_clips(commands, voices, args.variants)
+    non_clips = make_clips(non_commands[: max(0, args.non_commands)], voices, 1)
 
     levels: Dict[str, Dict[str, object]] = {}
     details: List[Dict[str, object]] = []
@@ -318,6 +391,10 @@ def run(args: argparse.Namespace) -> int:
         for clip in non_clips:
             results = pipe.run_clip(clip.audio_f32, clip.rate)
             false_accepts += [{"said": clip.reference, "published": r.command} for r in results if r.accepted]
+            if args.details:
+                details.append({"snr": "non_command", "said": clip.reference, "voice": clip.voice.label(),
+                                "ok": not any(r.accepted for r in results),
+                                "results": [r.to_dict() for r in results]})
             bar.update(1)
     if hop is not None:
         hop.close()
@@ -330,8 +407,10 @@ def run(args: argparse.Namespace) -> int:
         "pipeline": {"vad": args.vad, "min_silence_ms": args.min_silence_ms, "early_ms": args.early_ms,
                      "prompt": not args.no_prompt,
                      "vocabulary_correction": not args.no_correction, "vocabulary": norm.vocabulary.source,
+                     "snap_distance": args.snap_distance, "candidates": args.candidates,
+                     "off_grammar_penalty": args.off_grammar_penalty, "score_with_prompt": args.score_with_prompt,
                      "dds_hop": hop is not None, "chunk_s": 0.1},
-        "data": {"commands": len(commands), "voices": [v.label() for v in BENCH_VOICES],
+        "data": {"set": args.set, "commands": len(commands), "voices": [v.label() for v in voices],
                  "variants_per_command": args.variants, "noise": "white Gaussian, SNR vs. speech power",
                  "seed": args.seed},
         "levels": levels,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 from .vocabulary import COMMAND_VERBS, FUNCTION_WORDS, GRAMMAR_WORDS, CommandVocabulary
@@ -57,6 +58,7 @@ def basic_normalize(text: str) -> str:
     return " ".join(_number_token(tok) for tok in t.split())
 
 
+@lru_cache(maxsize=1 << 14)
 def phonetic_key(word: str) -> str:
     """Rough sound-alike key: c/k/q -> k, ph -> f, z -> s, y -> i, runs of
     the same letter and runs of vowels collapsed to their first letter,

@@ -9,6 +9,7 @@ tracker command. The ROS node publishes exactly these two things.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from .grammar import NotACommand, parse
 from .normalize import Normalized, TranscriptNormalizer
 from .recognizer import Recognizer, Transcript, echoes_prompt
 from .segmenter import Utterance, UtteranceSegmenter
+from .snap import CommandGrammar
 from .vad import build_vad
 from .vocabulary import FUNCTION_WORDS
 
@@ -106,6 +108,7 @@ class VoiceResult:
             "asr_s": round(self.transcript.inference_s, 3),
             "unprompted_text": self.transcript.unprompted_text,
             "segment": self.segment_reason,
+            "choice": self.transcript.choice,
             "early_asr": self.asr_started_at_s is not None and self.asr_started_at_s < self.closed_at_s,
             **self.extra,
         }
@@ -129,6 +132,21 @@ class VoiceCommandPipeline:
     use_prompt: give the recognizer the vocabulary prompt (bias to command
         words; costs ~60 prompt tokens of decoder time).
     use_core_parser: decide with ``core.commands.parse_command`` when present.
+    grammar: :class:`~vl_tracking_ros.voice.snap.CommandGrammar` the n-best
+        transcripts are snapped to (None: built from the normalizer's
+        vocabulary; pass ``snap_distance=0`` to turn snapping off).
+    snap_distance: a transcript is only snapped to a grammatical command
+        within this :attr:`~vl_tracking_ros.voice.snap.Snap.distance` (cost
+        per letter); farther transcripts are judged as heard. Higher
+        corrects more mis-hearings and turns more unrelated "track ..."
+        speech into some command.
+    max_candidates: at most this many candidate commands are scored with
+        the recognizer (each costs a forced decoding, ~30-40 ms here): the
+        closest grammatical ones, plus the recognizer's own best transcript
+        when it parses but is off the grammar.
+    off_grammar_penalty: log-probability handicap of a heard command that
+        parses but is not in the grammar ("track the umbrella") against the
+        grammatical candidates; it still wins when the audio clearly says it.
     echo_agreement: when the prompted transcript repeats a prompt sentence,
         the unprompted transcript (normalized the same way) must share at
         least this word-sequence similarity with it. Higher rejects more
@@ -139,7 +157,9 @@ class VoiceCommandPipeline:
     def __init__(self, recognizer: Recognizer, segmenter: UtteranceSegmenter,
                  normalizer: Optional[TranscriptNormalizer] = None, require_wake_word: bool = False,
                  wake_window_s: float = 5.0, min_confidence: float = 0.25, use_prompt: bool = True,
-                 use_core_parser: bool = True, echo_agreement: float = 0.5) -> None:
+                 use_core_parser: bool = True, echo_agreement: float = 0.5,
+                 grammar: Optional[CommandGrammar] = None, snap_distance: float = 0.3,
+                 max_candidates: int = 5, off_grammar_penalty: float = 8.0) -> None:
         self.recognizer = recognizer
         self.segmenter = segmenter
         self.normalizer = normalizer or TranscriptNormalizer()
@@ -151,6 +171,11 @@ class VoiceCommandPipeline:
         self.prompt = self.normalizer.vocabulary.prompt() if use_prompt else None
         self.use_core_parser = bool(use_core_parser)
         self.echo_agreement = float(echo_agreement)
+        self.snap_distance = float(snap_distance)
+        self.grammar = grammar if grammar is not None or self.snap_distance <= 0 else CommandGrammar(
+            self.normalizer.vocabulary)
+        self.max_candidates = int(max_candidates)
+        self.off_grammar_penalty = float(off_grammar_penalty)
         self._resampler: Optional[StreamResampler] = None
         self._armed_until_s = -1.0
         self._early: Optional[tuple] = None  # (key, transcript, wall s, stream s) of a tentative utterance
@@ -232,14 +257,98 @@ class VoiceCommandPipeline:
         else:
             transcript = self.choose(self.recognizer.transcribe(utt.audio_f32, prompt=self.prompt))
             before_s, started_at = 0.0, utt.closed_at_s
-        norm = self.normalizer.normalize(transcript.text)
+        norm = self._normalize(transcript)
         command, reason, detail = self._decide(transcript, norm, utt)
         return VoiceResult(transcript=transcript, normalized=norm, command=command, reason=reason,
                            detail=detail, start_s=utt.start_s, speech_end_s=utt.speech_end_s,
                            closed_at_s=utt.closed_at_s, processing_s=before_s + time.perf_counter() - t0,
                            segment_reason=utt.reason, asr_started_at_s=started_at)
 
+    def _normalize(self, transcript: Transcript) -> Normalized:
+        """Normalize the chosen command text; ``plain`` stays the raw
+        transcript's (what was heard, for WER)."""
+        if transcript.command_text is None:
+            return self.normalizer.normalize(transcript.text)
+        norm = self.normalizer.normalize(transcript.command_text)
+        heard = self.normalizer.normalize(transcript.text)
+        snapped = [(a, b) for a, b in (transcript.choice or {}).get("snapped", [])]
+        return Normalized(text=norm.text, plain=heard.plain, wake_word_heard=heard.wake_word_heard,
+                          corrections=heard.corrections + snapped, dropped=heard.dropped)
+
     def choose(self, transcript: Transcript) -> Transcript:
+        """Pick the command among the recognizer's n-best hypotheses.
+
+        With a grammar: every hypothesis is normalized and snapped to its
+        closest grammatical commands (plus the runner-up words of uncertain
+        slots, :meth:`~vl_tracking_ros.voice.snap.Snap.variants`). The
+        closest candidates within ``snap_distance`` (at most
+        ``max_candidates``, with the recognizer's own best transcript when
+        it parses but is off the grammar, handicapped by
+        ``off_grammar_penalty``) are scored by the recognizer on the audio
+        (:attr:`Transcript.scorer`); the most likely one becomes
+        ``command_text`` (without a scorer: the closest one). The raw
+        ``text`` and its confidence are kept. No grammatical candidate, or
+        no grammar: :meth:`choose_parsing` alone (the transcript is judged
+        as heard)."""
+        out = self.choose_parsing(transcript)
+        if self.grammar is None or self.snap_distance <= 0:
+            return dataclasses.replace(out, scorer=None)
+        hyps = list(transcript.alternatives) or [(transcript.text, 0.0)]
+        cands: Dict[str, dict] = {}
+
+        def add(text: str, distance: float, rank: int, grammatical: bool, via: str) -> None:
+            c = cands.get(text)
+            if c is None or (distance, rank) < (c["distance"], c["rank"]):
+                cands[text] = {"distance": round(distance, 4), "rank": rank, "grammatical": grammatical,
+                               "via": via}
+
+        for rank, (text, _score) in enumerate(hyps):
+            norm = self.normalizer.normalize(text)
+            snap = self.grammar.snap(norm.text)
+            if snap is not None and snap.distance <= self.snap_distance:
+                add(snap.text, snap.distance, rank, True, norm.text)
+                for alt, dist in snap.variants():
+                    if dist <= self.snap_distance:
+                        add(alt, dist, rank, True, norm.text)
+        # what the recognizer itself heard best (open vocabulary: "track the umbrella")
+        # stays a candidate when it parses but is not grammatical
+        heard = self.normalizer.normalize(out.text).text
+        if heard not in cands:
+            try:
+                cmd = parse(heard, use_core=self.use_core_parser)
+                if not any(all(w in FUNCTION_WORDS for w in q.expression.split()) for q in cmd.queries):
+                    add(heard, 0.0, 0, False, heard)
+            except NotACommand:
+                pass
+        if not any(c["grammatical"] for c in cands.values()):
+            return dataclasses.replace(out, scorer=None)
+        ranked = sorted(cands.items(), key=lambda kv: (kv[1]["distance"], kv[1]["rank"]))
+        keep = [kv for kv in ranked if not kv[1]["grammatical"]]
+        keep += [kv for kv in ranked if kv[1]["grammatical"]][: max(1, self.max_candidates - len(keep))]
+        scorer = transcript.scorer
+        scores, score_s, score_error = None, 0.0, None
+        if scorer is not None and len(keep) > 1:
+            t0 = time.perf_counter()
+            try:
+                scores = scorer([t for t, _ in keep])
+            except Exception as exc:  # noqa: BLE001 - a scoring failure must not lose the utterance
+                score_error = f"{type(exc).__name__}: {exc}"
+            score_s = time.perf_counter() - t0
+        if scores is not None:
+            for (t, c), (logp, n_tok) in zip(keep, scores):
+                c["logprob"] = round(logp, 3)
+                c["score"] = round(logp - (0.0 if c["grammatical"] else self.off_grammar_penalty), 3)
+            best_text, best = max(keep, key=lambda kv: (kv[1]["score"], -kv[1]["distance"]))
+        else:  # no scorer (or it failed): the closest candidate
+            best_text, best = min(keep, key=lambda kv: (kv[1]["distance"], kv[1]["rank"]))
+        snapped = [] if best_text == heard else [[heard, best_text]]
+        choice = {"command": best_text, "snapped": snapped, "score_s": round(score_s, 3),
+                  "candidates": [{"text": t, **c} for t, c in keep]}
+        if score_error:
+            choice["score_error"] = score_error
+        return dataclasses.replace(out, command_text=best_text, choice=choice, scorer=None)
+
+    def choose_parsing(self, transcript: Transcript) -> Transcript:
         """Pick among the recognizer's n-best hypotheses: the most likely one
         that parses as a command whose words the vocabulary all knows; else
         the most likely one that parses; else the top hypothesis."""

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from voice_helpers import needs_espeak
-from vl_tracking_ros.voice.bench_voice import BENCH_COMMANDS, NON_COMMANDS, word_errors
+from vl_tracking_ros.voice.bench_voice import (BENCH_COMMANDS, BENCH_VOICES, DEV_COMMANDS, DEV_NON_COMMANDS,
+                                              DEV_VOICES, NON_COMMANDS, word_errors)
 from vl_tracking_ros.voice.grammar import NotACommand, parse
 
 
@@ -23,6 +24,16 @@ def test_bench_lists_are_valid():
     for text in NON_COMMANDS:
         with pytest.raises(NotACommand):
             parse(text)
+
+
+def test_dev_set_is_separate_from_the_evaluation_set():
+    """Tuning uses --set dev: other commands, non-commands and voices."""
+    assert len(DEV_COMMANDS) >= 30 and len(set(DEV_COMMANDS)) == len(DEV_COMMANDS)
+    assert set(DEV_COMMANDS) & set(BENCH_COMMANDS) <= {"stop"}
+    assert not set(DEV_NON_COMMANDS) & set(NON_COMMANDS)
+    assert not {v.name for v in DEV_VOICES} & {v.name for v in BENCH_VOICES}
+    for text in DEV_COMMANDS:
+        parse(text)
 
 
 @needs_espeak

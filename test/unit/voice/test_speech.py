@@ -251,3 +251,70 @@ def test_pause_inside_a_command_recomputes(recognizer):
     assert len(results) == 1 and results[0].command == "track the red car"
     # the tentative recognition at the gap was discarded: this one started after the last word
     assert results[0].asr_started_at_s >= results[0].speech_end_s > a1.shape[0] / rate
+
+
+# ------------------------------------------------- grammar snapping + rescoring
+# (espeak-ng voices and commands outside the benchmark's evaluation list)
+
+def test_scorer_prefers_the_spoken_command(recognizer):
+    """Transcript.scorer: forced decoding of candidate texts on this audio."""
+    audio, rate, _ = speak("track the chilled crate", Voice("en-gb-x-gbclan", 150, 45))
+    t = recognizer.transcribe(prepare_audio(audio, rate))
+    assert t.scorer is not None
+    cands = ["track the chilled crate", "track the cold crate", "track the chilled car", "track all people"]
+    scores = t.scorer(cands)
+    assert len(scores) == 4 and all(n >= 4 for _, n in scores)  # tokens incl. the final "."
+    logps = [lp for lp, _ in scores]
+    assert logps[0] == max(logps) and logps[3] < logps[0] - 10  # natural log, summed over tokens
+    assert all(np.isfinite(lp) and lp < 0 for lp in logps)
+
+
+@pytest.mark.parametrize("said, voice", [
+    ("track the chilled crate", Voice("en-gb-x-gbclan", 150, 45)),   # heard "track the shield create."
+    ("track all black drones", Voice("en-us-nyc", 170, 50)),         # heard "track all the drones."
+])
+def test_misheard_slot_is_corrected_by_the_grammar(recognizer, said, voice):
+    audio, rate, _ = speak(said, voice)
+    plain = VoiceCommandPipeline.build(recognizer, snap_distance=0.0)  # the old behaviour: as heard
+    (before,) = plain.run_clip(audio, rate)
+    assert before.command != said                                      # tiny.en mis-hears one word
+    pipe = VoiceCommandPipeline.build(recognizer)
+    (r,) = pipe.run_clip(audio, rate)
+    assert r.command == said and r.reason == ACCEPTED
+    assert r.transcript.text == before.transcript.text                 # the raw transcript is kept ...
+    d = r.to_dict()
+    assert d["choice"]["command"] == said and d["choice"]["snapped"]   # ... and the correction reported
+    assert len(d["choice"]["candidates"]) >= 2 and all("logprob" in c for c in d["choice"]["candidates"])
+    assert any(c[1] == said for c in d["corrections"])                  # heard -> command pair
+
+
+@pytest.mark.parametrize("said", ["the ball is on the left", "stop talking so loud", "please open the door"])
+def test_non_command_still_rejected_with_snapping(pipeline, said):
+    results = pipeline.run_clip(*speak(said)[:2])
+    assert results and accepted(results) == []
+    assert all(r.reason in (NOT_A_COMMAND, "prompt_echo") for r in results)
+
+
+@pytest.mark.parametrize("said", ["track the umbrella", "track the dog"])
+def test_clear_words_outside_the_grammar_are_kept(pipeline, said):
+    """Open vocabulary: a word the grammar does not know, heard clearly, is
+    not replaced by a grammar word (the scores decide, with a handicap)."""
+    assert accepted(pipeline.run_clip(*speak(said)[:2])) == [said]
+
+
+def test_a_failing_scorer_does_not_lose_the_command():
+    """Scoring is an improvement, never a point of failure: when it raises,
+    the closest candidate is used and the error is reported."""
+    from vl_tracking_ros.voice.recognizer import Transcript
+    from vl_tracking_ros.voice.segmenter import Utterance
+
+    def scorer(texts):
+        raise RuntimeError("boom")
+
+    t = Transcript(text="track the red car.", confidence=0.8,
+                   alternatives=(("track the red car.", -0.1), ("track the bread car.", -0.9)), scorer=scorer)
+    pipe = VoiceCommandPipeline(_FixedRecognizer(t), UtteranceSegmenter(EnergyVad()))
+    r = pipe.process_utterance(Utterance(np.zeros(16000, np.float32), 0.0, 1.0, 0.9, 1.3, "silence"))
+    assert r.command == "track the red car" and r.reason == ACCEPTED
+    choice = r.to_dict()["choice"]
+    assert "RuntimeError: boom" in choice["score_error"] and len(choice["candidates"]) >= 2
