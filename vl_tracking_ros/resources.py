@@ -66,3 +66,21 @@ def model_config_path(preset: str) -> Path:
 def weights_dir() -> Path:
     """``weights/`` (shipped safetensors + ``manifest.json``)."""
     return share_dir() / "weights"
+
+
+def read_yaml_mapping(path: os.PathLike, what: str = "config", error: type = ValueError) -> dict:
+    """The top-level mapping of the YAML file ``path`` ({} for an empty file).
+
+    what: names the file in messages ("preset config", "rmot config", ...).
+    Raises FileNotFoundError when the file is missing and ``error`` (a
+    ValueError subclass) when its top level is not a mapping.
+    """
+    import yaml
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    with open(path, "r", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: the top level of a {what} must be a mapping, got {type(data).__name__}")
+    return data

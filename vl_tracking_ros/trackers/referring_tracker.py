@@ -37,6 +37,7 @@ import torch
 from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..models.errors import WeightsError
+from ..resources import read_yaml_mapping
 from ..models.flexhook_model import FlexHook, FlexHookConfig, LanguageState
 from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
 from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
@@ -143,15 +144,7 @@ def tracker_config_from_dict(d: Dict[str, Any]) -> ReferringConfig:
 
 
 def load_yaml_config(path: str) -> Dict[str, Any]:
-    import yaml
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"rmot config not found: {path}")
-    with open(path, "r", encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: top level must be a mapping")
-    return data
+    return read_yaml_mapping(path, "rmot config")
 
 
 class RmotModels(torch.nn.Module):

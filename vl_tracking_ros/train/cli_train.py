@@ -33,28 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kind = _config_kind(args.config)
-    if kind == "rmot":  # referring MOT preset (OneTrack-M + FlexHook): its own trainer
+    if _config_kind(args.config) == "rmot":  # referring MOT preset (OneTrack-M + FlexHook): its own trainer
+        from ..resources import read_yaml_mapping
         from .rmot_train import run as run_rmot
-        import yaml
 
-        with open(args.config, "r", encoding="utf-8") as fh:
-            run_rmot(yaml.safe_load(fh), args=args)
+        run_rmot(read_yaml_mapping(args.config, "training config"), args=args)
         return 0
     return _run_mvlm(args)
 
 
 def _config_kind(path: str) -> str:
     """The preset YAML's top-level ``kind`` ("rmot"; absent = the mvlm tracker)."""
-    import yaml
+    from ..resources import read_yaml_mapping
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"training config {path} does not exist")
-    with open(path, "r", encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a preset YAML must be a mapping, got {type(raw).__name__}")
-    return str(raw.get("kind", "mvlm"))
+    return str(read_yaml_mapping(path, "training config").get("kind", "mvlm"))
 
 
 def _run_mvlm(args: argparse.Namespace) -> int:

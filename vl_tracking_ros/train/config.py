@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Tuple
-
-import yaml
+from typing import Any, Dict
 
 from ..models.config import ModelConfig, config_from_dict
 from ..models.errors import ModelConfigError
 from ..models.gating import GateConfig
+from ..resources import read_yaml_mapping
 
 
 @dataclass
@@ -99,12 +97,7 @@ def preset_yaml_path(preset: str) -> str:
 
 def load_preset_config(path: str) -> PresetConfig:
     """Parse and validate a preset YAML (unknown keys -> ModelConfigError)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"preset config {path} does not exist")
-    with open(path, "r", encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ModelConfigError(f"{path}: top level must be a mapping")
+    data = read_yaml_mapping(path, "preset config", ModelConfigError)
     unknown = sorted(set(data) - {"preset", "model", "gating", "train"})
     if unknown:
         raise ModelConfigError(f"{path}: unknown top-level key(s) {unknown}; valid: preset, model, gating, train")
