@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                                   target_speed="normal", modalities=("rgb", "thermal")), args.seed)
     texts = _expressions(clip, args.expressions, args.seed)
     tracker = build_tracker(args.preset, device=args.device, threads=args.threads,
-                            backend=getattr(args, "backend", "torch"))
+                            backend=args.backend)
     tracker.set_commands([TargetQuery(t, multi=True) for t in texts])
     lat, stages, n_tracks, n_reported = [], {}, [], []
     from tqdm import tqdm
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     lat_a = np.asarray(lat)
     result: Dict[str, Any] = {
         "preset": args.preset, "device": args.device, "threads": args.threads,
-        "backend": getattr(args, "backend", "torch"),
+        "backend": args.backend,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs",
         "frames": len(lat), "expressions": texts, "objects_in_scene": min(args.objects, 12),
         "mean_confirmed_tracks": float(np.mean(n_tracks)), "min_confirmed_tracks": int(np.min(n_tracks)),
