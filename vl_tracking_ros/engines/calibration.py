@@ -28,8 +28,7 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
         return _rmot_inputs(variant, num_frames, seed, modalities)
     from ..data.scene import ClipConfig
     from ..data.world import render_clip
-    from ..models.image_encoder import normalize_image_rgb
-    from ..models.search_region import crop_rgb, crop_x, global_region, local_region
+    from ..models.search_region import global_region, gray_u8, local_region, search_inputs
 
     ex = variant.example_inputs
     _, _, h, w = ex["image"].shape
@@ -55,11 +54,13 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
                 region = local_region(box, h, roi_scale=4.0, min_side_px=96.0)
             else:
                 region = global_region(frame.image_rgb.shape[:2], (h, w))
-            sample = {"image": normalize_image_rgb(crop_rgb(frame.image_rgb, region))[None]}
-            if "x_images" in ex:
-                x, present = crop_x(region, q, frame.depth_m, frame.thermal_k, frame.event_frame)
-                sample["x_images"] = x[None]
-                sample["x_present"] = present[None].astype(ex["x_present"].numpy().dtype)
+            mc = variant.network.cfg
+            prev = clip.frames[i - mc.motion_gap].image_rgb if i >= mc.motion_gap else None
+            sample = search_inputs(region, frame.image_rgb, q, frame.depth_m, frame.thermal_k, frame.event_frame,
+                                   motion="motion_images" in ex, gray_prev=None if prev is None else gray_u8(prev),
+                                   abs_position="region_box" in ex)
+            if "x_present" in ex:
+                sample["x_present"] = sample["x_present"].astype(ex["x_present"].numpy().dtype)
             if expr.text not in text_cache:
                 text_cache[expr.text] = model.text_encoder([expr.text])
             sample.update(text_cache[expr.text])

@@ -54,6 +54,18 @@ class ModelConfig:
         (XTrack's T_x^l -> T_x^attn -> T_x^l+1). True is faithful but doubles
         the fusion cost; False keeps the X tokens at their patch embedding
         (the CPU preset's choice).
+    motion_input: add motion tokens to the RGB image tokens: a small conv
+        patch embedding of [gray_t, gray_{t-g}, valid] at 1/2 of the crop
+        resolution, where gray_{t-g} is the frame ``motion_gap`` frames back
+        cropped with the SAME search region (so "moving left", "fast",
+        "turning" become visible to the one-frame network). Trained with the
+        RGB base (stage 1). Costs one extra small conv per frame.
+    motion_gap: g, frames between the two grayscale images (at the camera
+        rate the tracker is fed; larger = larger displacements, more lag).
+    abs_position: add a learned projection of each token's centre in
+        normalised FULL-image coordinates (from the ``region_box`` input) to
+        the crop-relative position code, so a local ROI crop still knows
+        where in the image it is ("the car on the left").
     """
 
     backbone: str = "efficientnet-lite0"
@@ -74,6 +86,9 @@ class ModelConfig:
     contrastive_dim: int = 128
     head_hidden: int = 96
     x_through_base: bool = True
+    motion_input: bool = False
+    motion_gap: int = 3
+    abs_position: bool = False
 
     stride: int = 16  # token stride of the image backbone (fixed by the trunk)
 
@@ -92,6 +107,8 @@ class ModelConfig:
         n_exp = len(self.x_modalities) * self.meme_experts_per_modality
         if self.x_modalities and not 1 <= self.meme_top_k <= n_exp:
             raise ModelConfigError(f"meme_top_k {self.meme_top_k} must be in [1, {n_exp}]")
+        if self.motion_gap < 1:
+            raise ModelConfigError(f"motion_gap {self.motion_gap} must be >= 1 frame")
         return self
 
     @property
@@ -135,7 +152,16 @@ def config_from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = 
     return obj
 
 
+#: fields added after weights were first shipped: hashed only when they differ
+#: from their default, so weights trained before a field existed keep their hash
+_HASH_ONLY_IF_SET: Dict[str, Any] = {"motion_input": False, "motion_gap": 3, "abs_position": False}
+
+
 def config_hash(cfg: Any) -> str:
     """Stable sha256 (first 16 hex) of a config dataclass' fields."""
-    payload = json.dumps(dataclasses.asdict(cfg), sort_keys=True, separators=(",", ":"))
+    fields = dataclasses.asdict(cfg)
+    for key, default in _HASH_ONLY_IF_SET.items():
+        if key in fields and fields[key] == default:
+            del fields[key]
+    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -27,17 +27,23 @@ def sine_position_encoding_2d(h: int, w: int, dim: int, device=None, dtype=torch
     Returns (h*w, dim) float; coordinates are normalised to [0, 1] so local
     (10x10) and global (12x16) grids share the same scale of codes.
     """
+    ys = (torch.arange(h, device=device, dtype=dtype) + 0.5) / h
+    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w
+    yx = torch.stack([ys[:, None].expand(h, w), xs[None, :].expand(h, w)], dim=-1)
+    return sine_encoding_points(yx, dim).reshape(h * w, dim)
+
+
+def sine_encoding_points(yx: torch.Tensor, dim: int) -> torch.Tensor:
+    """The same sine/cosine code as :func:`sine_position_encoding_2d` for
+    arbitrary normalised points: yx (..., 2) float (y, x) -> (..., dim)."""
     if dim % 4:
         raise ValueError(f"dim {dim} must be divisible by 4")
     quarter = dim // 4
-    ys = (torch.arange(h, device=device, dtype=dtype) + 0.5) / h
-    xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w
-    freq = torch.exp(torch.arange(quarter, device=device, dtype=dtype) * (-math.log(1000.0) / max(quarter - 1, 1)))
-    yy = ys[:, None] * freq[None, :] * 2 * math.pi  # (h, q)
-    xx = xs[:, None] * freq[None, :] * 2 * math.pi  # (w, q)
-    pe_y = torch.cat([yy.sin(), yy.cos()], dim=1)[:, None, :].expand(h, w, 2 * quarter)
-    pe_x = torch.cat([xx.sin(), xx.cos()], dim=1)[None, :, :].expand(h, w, 2 * quarter)
-    return torch.cat([pe_y, pe_x], dim=2).reshape(h * w, dim)
+    freq = torch.exp(torch.arange(quarter, device=yx.device, dtype=yx.dtype)
+                     * (-math.log(1000.0) / max(quarter - 1, 1)))
+    yy = yx[..., :1] * freq * (2 * math.pi)
+    xx = yx[..., 1:2] * freq * (2 * math.pi)
+    return torch.cat([yy.sin(), yy.cos(), xx.sin(), xx.cos()], dim=-1)
 
 
 class MultiHeadSelfAttention(nn.Module):

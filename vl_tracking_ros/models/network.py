@@ -14,6 +14,13 @@ Inputs
                [depth, thermal, event+, event-] normalised by
                :mod:`.modality_inputs`; zeros where absent. Optional.
   x_present:   (B, 3) float32 in {0, 1}: depth / thermal / event present.
+  motion_images: (B, 3, H/2, W/2) float32 [gray_t, gray_{t-g}, valid]
+               (:func:`.search_region.motion_images`); only with
+               ``cfg.motion_input``.
+  region_box:  (B, 4) float32 [x0, y0, x1, y1] of the search region in
+               normalised full-image coordinates
+               (:func:`.search_region.region_box_norm`); only with
+               ``cfg.abs_position``.
 
 Outputs (dict of tensors)
   heatmap_logits (B, 1, h, w), offset (B, 2, h, w), size (B, 2, h, w),
@@ -35,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import X_MODALITY_CHANNELS, X_MODALITY_ORDER, ModelConfig
-from .fusion import OneStageFusion, sine_position_encoding_2d
+from .fusion import OneStageFusion, sine_encoding_points, sine_position_encoding_2d
 from .heads import CenterHead, CorrelationHead
 from .image_encoder import build_image_encoder
 from .meme import MeME, modality_group_probs
@@ -82,6 +89,41 @@ class XPatchEmbed(nn.Module):
         return fused, (count > 0).to(fused.dtype)
 
 
+class MotionPatchEmbed(nn.Module):
+    """Motion tokens from two same-region grayscale frames.
+
+    motion_images (B, 3, H/2, W/2) [gray_t, gray_{t-g}, valid] -> (B, N, d)
+    tokens on the stride-16 grid: a 3x3 conv (local temporal differences and
+    gradients: the brightness-constancy cue of which way an edge moved), an
+    8x8/stride-8 patch conv, GELU, 1x1 projection. Added to the RGB image
+    tokens before fusion (the one-frame network otherwise cannot tell
+    "moving left" from "moving right").
+    """
+
+    def __init__(self, d_model: int, patch: int = 8, hidden: int = 16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, hidden, 3, padding=1), nn.GELU(),
+                                 nn.Conv2d(hidden, d_model // 2, patch, stride=patch), nn.GELU(),
+                                 nn.Conv2d(d_model // 2, d_model, 1))
+
+    def forward(self, motion_images: torch.Tensor) -> torch.Tensor:
+        return self.net(motion_images).flatten(2).transpose(1, 2)
+
+
+def absolute_token_centres(region_box: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """region_box (B, 4) normalised [x0, y0, x1, y1] -> (B, h*w, 2) (y, x)
+    centres of the h x w token grid in normalised full-image coordinates."""
+    dtype = region_box.dtype
+    fy = (torch.arange(h, device=region_box.device, dtype=dtype) + 0.5) / h
+    fx = (torch.arange(w, device=region_box.device, dtype=dtype) + 0.5) / w
+    x0, y0, x1, y1 = region_box[:, 0:1], region_box[:, 1:2], region_box[:, 2:3], region_box[:, 3:4]
+    ys = y0 + (y1 - y0) * fy[None, :]  # (B, h)
+    xs = x0 + (x1 - x0) * fx[None, :]  # (B, w)
+    yy = ys[:, :, None].expand(-1, h, w)
+    xx = xs[:, None, :].expand(-1, h, w)
+    return torch.stack([yy, xx], dim=-1).reshape(region_box.shape[0], h * w, 2)
+
+
 class LanguageTrackingNetwork(nn.Module):
     """Backbone -> token projection -> one-stage fusion (+MeME) -> heads.
 
@@ -111,6 +153,10 @@ class LanguageTrackingNetwork(nn.Module):
             self.meme_attn = nn.ModuleList([mk() for _ in range(cfg.num_layers)])
             self.meme_ffn = nn.ModuleList([mk() for _ in range(cfg.num_layers)])
         self.use_meme = bool(self.x_modalities)
+        if cfg.motion_input:
+            self.motion_embed = MotionPatchEmbed(d, patch=cfg.stride // 2)
+        if cfg.abs_position:
+            self.abs_pos_proj = nn.Linear(d, d)
 
     # -- parameter groups -------------------------------------------------
     def base_parameters(self):
@@ -135,19 +181,34 @@ class LanguageTrackingNetwork(nn.Module):
 
     # -- forward -----------------------------------------------------------
     def forward(self, image: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
-                x_images: Optional[torch.Tensor] = None, x_present: Optional[torch.Tensor] = None):
+                x_images: Optional[torch.Tensor] = None, x_present: Optional[torch.Tensor] = None,
+                motion_images: Optional[torch.Tensor] = None, region_box: Optional[torch.Tensor] = None):
         with torch.no_grad():
             feats = self.image_encoder(image)
-        return self.forward_features(feats, text_tokens, text_mask, x_images, x_present)
+        return self.forward_features(feats, text_tokens, text_mask, x_images, x_present, motion_images, region_box)
 
     def forward_features(self, feats: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
                          x_images: Optional[torch.Tensor] = None,
-                         x_present: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """Same as forward from backbone features (B, C, h, w) (cached training)."""
+                         x_present: Optional[torch.Tensor] = None,
+                         motion_images: Optional[torch.Tensor] = None,
+                         region_box: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """Same as forward from backbone features (B, C, h, w) (cached training).
+
+        Without ``motion_images`` / ``region_box`` (when the config enables
+        them) the network runs as if there were no previous frame / the
+        search region were the whole image."""
         b, _, h, w = feats.shape
         d = self.cfg.d_model
         pos = sine_position_encoding_2d(h, w, d, device=feats.device, dtype=feats.dtype)
         img0 = self.img_proj(feats.flatten(2).transpose(1, 2))  # (B, N, d)
+        if self.cfg.motion_input:
+            if motion_images is None:
+                motion_images = self._no_motion(b, h, w, feats)
+            img0 = img0 + self.motion_embed(motion_images)
+        if self.cfg.abs_position:
+            if region_box is None:
+                region_box = feats.new_tensor([[0.0, 0.0, 1.0, 1.0]]).expand(b, 4)
+            pos = pos + self.abs_pos_proj(sine_encoding_points(absolute_token_centres(region_box, h, w), d))
         txt0 = self.text_proj(text_tokens)
         seq, bias, n0 = self.fusion.build_sequence(img0 + pos, txt0, text_mask)
 
@@ -209,19 +270,32 @@ class LanguageTrackingNetwork(nn.Module):
             return {k: out[k] for k in INFERENCE_OUTPUTS}
         return out
 
+    def _no_motion(self, b: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 8h, 8w) motion input meaning "no previous frame" (mid-grey, valid 0)."""
+        q = self.cfg.stride // 2
+        return like.new_zeros(b, 3, h * q, w * q)
+
     def example_inputs(self, batch_size: int = 1, local: bool = True, device=None) -> "OrderedDict[str, torch.Tensor]":
         """Ordered name -> fixed-shape example tensor for tracing/export
         (``engines.base`` convention): image, text_tokens, text_mask,
-        x_images, x_present. ``local`` picks the ROI size, else the global size."""
+        x_images, x_present (+ motion_images, region_box when the config
+        enables them). ``local`` picks the ROI size, else the global size."""
         h, w = (self.cfg.local_size, self.cfg.local_size) if local else tuple(self.cfg.global_size_hw)
         q = self.cfg.x_downsample
         text_dim = self.text_proj[0].in_features
         mask = torch.zeros(batch_size, self.cfg.max_text_tokens, dtype=torch.bool, device=device)
         mask[:, :4] = True
-        return OrderedDict([
+        out = OrderedDict([
             ("image", torch.zeros(batch_size, 3, h, w, device=device)),
             ("text_tokens", torch.zeros(batch_size, self.cfg.max_text_tokens, text_dim, device=device)),
             ("text_mask", mask),
             ("x_images", torch.zeros(batch_size, self.cfg.x_channels, h // q, w // q, device=device)),
             ("x_present", torch.zeros(batch_size, len(X_MODALITY_ORDER), device=device)),
         ])
+        if self.cfg.motion_input:
+            out["motion_images"] = torch.zeros(batch_size, 3, h // 2, w // 2, device=device)
+        if self.cfg.abs_position:
+            box = torch.tensor([0.0, 0.0, 1.0, 1.0], device=device) if not local else \
+                torch.tensor([0.25, 0.25, 0.75, 0.75], device=device)
+            out["region_box"] = box.expand(batch_size, 4).contiguous()
+        return out

@@ -145,3 +145,73 @@ def crop_x(region: SearchRegion, q: int, depth_m=None, thermal_k=None, event_fra
         ev = warp(normalize_event(event_frame))
         x[2], x[3] = ev[:, :, 0], ev[:, :, 1]; present[2] = 1
     return x, present
+
+
+#: the motion input is at 1/MOTION_DOWNSAMPLE of the crop resolution
+MOTION_DOWNSAMPLE = 2
+
+
+def gray_u8(image_rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) uint8 luminance (what the motion input stores)."""
+    return cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
+
+
+def crop_gray_u8(gray: np.ndarray, region: SearchRegion) -> np.ndarray:
+    """(H, W) uint8 image gray -> (out_h/2, out_w/2) uint8 crop of ``region``
+    at 1/MOTION_DOWNSAMPLE resolution (mid-grey outside the image)."""
+    q = MOTION_DOWNSAMPLE
+    h, w = region.out_hw[0] // q, region.out_hw[1] // q
+    return cv2.warpAffine(gray, region.affine(q), (w, h), flags=cv2.INTER_AREA if region.sx < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE_RGB)
+
+
+def motion_images(now_u8: np.ndarray, prev_u8: Optional[np.ndarray]) -> np.ndarray:
+    """Network ``motion_images`` input from two same-region gray crops.
+
+    now_u8, prev_u8: (h, w) uint8 crops of frames t and t-g (prev None: no
+    earlier frame yet). Returns (3, h, w) float32 [gray_t, gray_{t-g}, valid]
+    with gray in [-1, 1]; without a previous frame gray_{t-g} = gray_t (no
+    apparent motion) and valid = 0.
+    """
+    now = now_u8.astype(np.float32) * (2.0 / 255.0) - 1.0
+    if prev_u8 is None:
+        return np.stack([now, now, np.zeros_like(now)])
+    prev = prev_u8.astype(np.float32) * (2.0 / 255.0) - 1.0
+    return np.stack([now, prev, np.ones_like(now)])
+
+
+def region_box_norm(region: SearchRegion, image_hw: Tuple[int, int]) -> np.ndarray:
+    """(4,) float32 [x0, y0, x1, y1]: the search region's extent in
+    normalised full-image coordinates (0..1 inside the image; a padded ROI
+    may extend beyond). The network's ``region_box`` input."""
+    h, w = image_hw
+    x1 = region.x0 + region.out_hw[1] / region.sx
+    y1 = region.y0 + region.out_hw[0] / region.sy
+    return np.array([region.x0 / w, region.y0 / h, x1 / w, y1 / h], np.float32)
+
+
+def search_inputs(region: SearchRegion, image_rgb: np.ndarray, x_downsample: int, depth_m=None, thermal_k=None,
+                  event_frame=None, motion: bool = False, gray_now: Optional[np.ndarray] = None,
+                  gray_prev: Optional[np.ndarray] = None, abs_position: bool = False) -> dict:
+    """Batch-1 numpy inputs of the per-frame network for one search region.
+
+    image_rgb (H, W, 3) uint8; X arrays as :func:`crop_x` takes them (None =
+    absent); gray_now / gray_prev (H, W) uint8 full-image luminance of this
+    frame and of the frame ``motion_gap`` back (prev None: none yet), used
+    when ``motion``; ``abs_position`` adds ``region_box``. Keys: image,
+    x_images, x_present (+ motion_images, region_box); text is added by the
+    caller.
+    """
+    from .image_encoder import normalize_image_rgb
+
+    x, present = crop_x(region, x_downsample, depth_m, thermal_k, event_frame)
+    out = {"image": normalize_image_rgb(crop_rgb(image_rgb, region))[None], "x_images": x[None],
+           "x_present": present[None]}
+    if motion:
+        now = gray_now if gray_now is not None else gray_u8(image_rgb)
+        prev = gray_prev if gray_prev is not None and gray_prev.shape == now.shape else None
+        out["motion_images"] = motion_images(crop_gray_u8(now, region),
+                                             None if prev is None else crop_gray_u8(prev, region))[None]
+    if abs_position:
+        out["region_box"] = region_box_norm(region, image_rgb.shape[:2])[None]
+    return out

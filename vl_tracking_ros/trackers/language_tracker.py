@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import asdict, replace
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -40,8 +41,7 @@ from ..models.candidates import Candidates
 from ..models.config import X_MODALITY_ORDER, config_hash, config_from_dict
 from ..models.errors import UnsupportedModalityError, WeightsError
 from ..models.gating import GateConfig, MVLMGate
-from ..models.image_encoder import normalize_image_rgb
-from ..models.search_region import SearchRegion, crop_rgb, crop_x, global_region, local_region
+from ..models.search_region import SearchRegion, global_region, gray_u8, local_region, search_inputs
 from ..models.text_encoder import EmptyCommandError
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +133,10 @@ class LanguageTracker(Tracker):
         self._last_confident_box: Optional[np.ndarray] = None
         self._track_id = 0
         self._age = 0
+        # motion input: full-image luminance of the last motion_gap frames (the
+        # oldest is the network's gray_{t-g}); kept across commands, since
+        # motion belongs to the scene, not to the sentence
+        self._gray_history: deque = deque(maxlen=mc.motion_gap)
 
     # ------------------------------------------------------------ text
     def encode_text_numpy(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:
@@ -180,17 +184,27 @@ class LanguageTracker(Tracker):
                 or frame.image_rgb.dtype != np.uint8:
             raise ValueError("frame.image_rgb must be an (H, W, 3) uint8 array, got "
                              f"{getattr(frame.image_rgb, 'shape', None)} {getattr(frame.image_rgb, 'dtype', None)}")
-        if self._query is None or self._text is None:
-            return TrackerOutput(mode="idle", search="global")
         mc, gc = self.preset_config.model, self.gate.config
         t0 = time.perf_counter()
+        gray_now = gray_prev = None
+        if mc.motion_input:
+            gray_now = gray_u8(frame.image_rgb)
+            if self._gray_history and self._gray_history[0].shape != gray_now.shape:
+                self._gray_history.clear()  # the camera's resolution changed: no motion evidence
+            if len(self._gray_history) == self._gray_history.maxlen:
+                gray_prev = self._gray_history[0]
+            self._gray_history.append(gray_now)
+        if self._query is None or self._text is None:
+            return TrackerOutput(mode="idle", search="global")
         region = self._region(frame)
-        image = normalize_image_rgb(crop_rgb(frame.image_rgb, region))[None]
-        x, present = crop_x(region, mc.x_downsample,
-                            frame.depth_m if "depth" in self.x_modalities else None,
-                            frame.thermal_k if "thermal" in self.x_modalities else None,
-                            frame.event_frame if "event" in self.x_modalities else None)
-        inputs = {"image": image, **self._text, "x_images": x[None], "x_present": present[None]}
+        inputs = search_inputs(region, frame.image_rgb, mc.x_downsample,
+                               frame.depth_m if "depth" in self.x_modalities else None,
+                               frame.thermal_k if "thermal" in self.x_modalities else None,
+                               frame.event_frame if "event" in self.x_modalities else None,
+                               motion=mc.motion_input, gray_now=gray_now, gray_prev=gray_prev,
+                               abs_position=mc.abs_position)
+        present = inputs["x_present"][0]
+        inputs.update(self._text)
         t1 = time.perf_counter()
         out = self._backends[region.kind].forward(inputs)
         t2 = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import os
 import time
@@ -49,6 +50,16 @@ def _config_kind(path: str) -> str:
     return str(read_yaml_mapping(path, "training config").get("kind", "mvlm"))
 
 
+def _work_stamp(cfg, model_hash: str, data_version: str) -> dict:
+    """What the cache + checkpoints of a work dir depend on (model config,
+    data version, the data half of the train section)."""
+    tc = cfg.train
+    data = {k: getattr(tc, k) for k in ("seed", "num_clips", "frames_per_clip", "frame_stride", "mix",
+                                        "extra_expressions", "distractor_roi_prob", "roi_scale", "min_roi_px",
+                                        "jitter_scale", "jitter_shift", "val_frac") if hasattr(tc, k)}
+    return {"model_config_hash": model_hash, "data_version": data_version, "data": data}
+
+
 def _run_mvlm(args: argparse.Namespace) -> int:
     import torch
 
@@ -77,10 +88,26 @@ def _run_mvlm(args: argparse.Namespace) -> int:
     torch.manual_seed(tc.seed)
     work = args.work_dir or os.path.join("runs", "train", preset)
     os.makedirs(work, exist_ok=True)
-    if args.no_resume:
+    stamp = _work_stamp(cfg, config_hash(cfg.model), DATA_VERSION)
+    stamp_path = os.path.join(work, "stamp.json")
+    old_stamp = None
+    if os.path.isfile(stamp_path):
+        with open(stamp_path) as f:
+            old_stamp = json.load(f)
+    stale = old_stamp is not None and old_stamp != stamp
+    if stale:
+        LOG.warning("work dir %s was made for another model/data config (%s); rebuilding cache and checkpoints",
+                    work, {k: v for k, v in old_stamp.items() if stamp.get(k) != v})
+    if old_stamp is None and os.path.exists(os.path.join(work, "cache.pt")):
+        LOG.warning("work dir %s has no stamp.json (made by an older version): its cache and checkpoints are "
+                    "rebuilt", work)
+        stale = True
+    if args.no_resume or stale:
         for f in ("cache.pt", "stage1.pt", "stage2.pt"):
             if os.path.exists(os.path.join(work, f)):
                 os.remove(os.path.join(work, f))
+    with open(stamp_path, "w") as f:
+        json.dump(stamp, f, indent=1, sort_keys=True)
     t0 = time.time()
     text_encoder = build_text_encoder(cfg.model.text_encoder, cfg.model.max_text_tokens)
     net = LanguageTrackingNetwork(cfg.model, text_dim=text_encoder.dim)

@@ -15,7 +15,12 @@ seeds disjoint from every evaluation suite):
   the target is often absent) -- both MVLM gate branches are trained.
 
 X crops (depth/thermal/event, 1/q resolution) are cached next to every
-crop; night clips make them matter.
+crop; night clips make them matter. With ``model.motion_input`` the
+grayscale crops of the frame and of the frame ``motion_gap`` (+-1, so the
+network tolerates another camera rate) back, cropped with the same region,
+are cached as uint8 at 1/2 resolution; the first frames of a clip have no
+previous frame (valid 0), as after a tracker start. The search regions'
+normalised image extents are cached for ``model.abs_position``.
 """
 from __future__ import annotations
 
@@ -27,12 +32,13 @@ import numpy as np
 import torch
 
 from ..models.image_encoder import normalize_image_rgb
-from ..models.search_region import crop_rgb, crop_x, global_region, local_region
+from ..models.search_region import (crop_gray_u8, crop_rgb, crop_x, global_region, gray_u8, local_region,
+                                    region_box_norm)
 from ..models.text_encoder import TextEncoder
 from .config import PresetConfig
 
 #: bumped when the sampling below changes (recorded in the weights manifest)
-DATA_VERSION = "world-train-v1"
+DATA_VERSION = "world-train-v2"
 
 
 @dataclass
@@ -45,6 +51,10 @@ class FeatureCache:
     s_text (S,) long, s_gbox (S, 4) global-crop box, s_gvis (S,) bool,
     l_feats (S, C, hl, wl) float16, l_x, l_present, s_lbox (S, 4), s_lvis (S,).
     texts: list of strings; t_tokens (T, L, D) float16, t_mask (T, L) bool.
+    Optional (None in caches built before they existed / without motion):
+    g_region (F, 4), l_region (S, 4) float32 normalised region extents;
+    g_gray (F, 2, H/2, W/2) uint8 [now, prev], g_gray_valid (F,) bool;
+    l_gray (S, 2, .., ..) uint8, l_gray_valid (S,) bool.
     """
 
     g_feats: torch.Tensor
@@ -64,6 +74,12 @@ class FeatureCache:
     texts: List[str]
     t_tokens: torch.Tensor
     t_mask: torch.Tensor
+    g_region: Optional[torch.Tensor] = None
+    l_region: Optional[torch.Tensor] = None
+    g_gray: Optional[torch.Tensor] = None
+    g_gray_valid: Optional[torch.Tensor] = None
+    l_gray: Optional[torch.Tensor] = None
+    l_gray_valid: Optional[torch.Tensor] = None
 
     def save(self, path: str) -> None:
         torch.save({k: getattr(self, k) for k in self.__dataclass_fields__}, path)
@@ -137,6 +153,8 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
     g_batch, l_batch = _Batcher(image_encoder), _Batcher(image_encoder)
     g_x, g_present, night, val = [], [], [], []
     s_frame, s_text, s_gbox, s_gvis, l_x, l_present, s_lbox, s_lvis = [], [], [], [], [], [], [], []
+    g_region, l_region, g_gray, g_gray_valid, l_gray, l_gray_valid = [], [], [], [], [], []
+    motion = bool(mc.motion_input)
     text_ids: Dict[str, int] = {}
     n_val_clips = max(1, int(round(n_clips * tc.val_frac)))
     clips = training_clips(tc.seed, n_clips, mix=tc.mix, progress=progress, num_frames=tc.frames_per_clip,
@@ -167,6 +185,18 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
             g_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, region)))
             xg, pg = crop_x(region, q, frame.depth_m, frame.thermal_k, frame.event_frame)
             g_x.append(xg.astype(np.float16)); g_present.append(pg); night.append(is_night); val.append(is_val)
+            g_region.append(region_box_norm(region, (H, W)))
+            if motion:
+                gap = max(1, mc.motion_gap + int(rng.integers(-1, 2)))
+                gnow = gray_u8(frame.image_rgb)
+                gprev = gray_u8(clip.frames[fi - gap].image_rgb) if fi >= gap else None
+
+                def gray_pair(reg):
+                    now = crop_gray_u8(gnow, reg)
+                    return np.stack([now, crop_gray_u8(gprev, reg) if gprev is not None else now]), gprev is not None
+
+                pair, ok = gray_pair(region)
+                g_gray.append(pair); g_gray_valid.append(ok)
             for oid, text in targets:
                 o = gt.objects[oid]
                 box = o.box_xyxy.astype(np.float32)
@@ -187,6 +217,10 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
                 l_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, lreg)))
                 xl, pl = crop_x(lreg, q, frame.depth_m, frame.thermal_k, frame.event_frame)
                 lbox = lreg.image_to_crop(box)[0]
+                l_region.append(region_box_norm(lreg, (H, W)))
+                if motion:
+                    pair, ok = gray_pair(lreg)
+                    l_gray.append(pair); l_gray_valid.append(ok)
                 s_frame.append(fidx); s_text.append(tid)
                 s_gbox.append(gbox); s_gvis.append(vis and _visible_center_in(gbox, region.out_hw))
                 l_x.append(xl.astype(np.float16)); l_present.append(pl)
@@ -202,4 +236,9 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
         s_lbox=torch.from_numpy(np.stack(s_lbox)), s_lvis=torch.tensor(s_lvis),
         texts=texts, t_tokens=torch.from_numpy(np.stack([e.tokens for e in enc])).to(torch.float16),
         t_mask=torch.from_numpy(np.stack([e.mask for e in enc])),
+        g_region=torch.from_numpy(np.stack(g_region)), l_region=torch.from_numpy(np.stack(l_region)),
+        g_gray=torch.from_numpy(np.stack(g_gray)) if motion else None,
+        g_gray_valid=torch.tensor(g_gray_valid) if motion else None,
+        l_gray=torch.from_numpy(np.stack(l_gray)) if motion else None,
+        l_gray_valid=torch.tensor(l_gray_valid) if motion else None,
     )

@@ -30,11 +30,29 @@ from .losses import contrastive_loss, correlation_margin_loss, moe_loss, trackin
 LOG = logging.getLogger(__name__)
 
 
+def _motion_input(gray_u8: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B, 2, h, w) uint8 [now, prev] + (B,) bool -> (B, 3, h, w) float32
+    ``motion_images`` exactly as :func:`models.search_region.motion_images`
+    builds them (prev := now where invalid)."""
+    g = gray_u8.float() * (2.0 / 255.0) - 1.0
+    now, prev = g[:, :1], g[:, 1:2]
+    v = valid.float().reshape(-1, 1, 1, 1)
+    prev = prev * v + now * (1 - v)
+    return torch.cat([now, prev, v.expand_as(now)], dim=1)
+
+
 def make_batch(cache: FeatureCache, idx: np.ndarray, local: np.ndarray, rng: np.random.Generator,
-               with_x: bool, x_modalities) -> Dict[str, torch.Tensor]:
+               with_x: bool, x_modalities, motion: bool = False,
+               abs_position: bool = False) -> Dict[str, torch.Tensor]:
     """Assemble one batch. ``local[i]`` picks the local crop of sample idx[i],
     else its frame's global crop. Global and local samples are kept as two
-    sub-batches (different grid sizes): returns {"g": {...}, "l": {...}}."""
+    sub-batches (different grid sizes): returns {"g": {...}, "l": {...}}.
+    ``motion`` / ``abs_position`` add ``motion_images`` / ``region_box``
+    (the cache must hold them: built with a config that enables them)."""
+    if motion and cache.g_gray is None:
+        raise ValueError("the feature cache has no motion crops: rebuild it with model.motion_input: true")
+    if abs_position and cache.g_region is None:
+        raise ValueError("the feature cache has no region boxes: rebuild it (data version world-train-v2)")
     out = {}
     for key, sel in (("g", idx[~local]), ("l", idx[local])):
         if len(sel) == 0:
@@ -46,9 +64,17 @@ def make_batch(cache: FeatureCache, idx: np.ndarray, local: np.ndarray, rng: np.
             f = cache.s_frame[t]
             d["feats"] = cache.g_feats[f].float(); d["boxes"] = cache.s_gbox[t].float(); d["visible"] = cache.s_gvis[t]
             x, present = cache.g_x[f].float(), cache.g_present[f].clone()
+            if motion:
+                d["motion_images"] = _motion_input(cache.g_gray[f], cache.g_gray_valid[f])
+            if abs_position:
+                d["region_box"] = cache.g_region[f].float()
         else:
             d["feats"] = cache.l_feats[t].float(); d["boxes"] = cache.s_lbox[t].float(); d["visible"] = cache.s_lvis[t]
             x, present = cache.l_x[t].float(), cache.l_present[t].clone()
+            if motion:
+                d["motion_images"] = _motion_input(cache.l_gray[t], cache.l_gray_valid[t])
+            if abs_position:
+                d["region_box"] = cache.l_region[t].float()
         if with_x:
             # one X modality per sample (XTrack: one RGB-X pair at a time)
             choice = rng.integers(0, len(x_modalities), size=len(sel))
@@ -71,7 +97,8 @@ def compute_losses(net: LanguageTrackingNetwork, batch: Dict[str, Dict[str, torc
     n_all = sum(int(b["feats"].shape[0]) for b in batch.values())
     for key, b in batch.items():
         w = b["feats"].shape[0] / n_all
-        out = net.forward_features(b["feats"], b["text_tokens"], b["text_mask"], b.get("x_images"), b.get("x_present"))
+        out = net.forward_features(b["feats"], b["text_tokens"], b["text_mask"], b.get("x_images"), b.get("x_present"),
+                                   b.get("motion_images"), b.get("region_box"))
         parts = tracking_loss(out, b["boxes"], b["visible"], stride)
         parts["cm"] = correlation_margin_loss(out["corr"], b["boxes"], b["visible"], stride, tc.cm_tau, tc.cm_topk)
         loss = parts["track"] + tc.w_cm * parts["cm"]
@@ -133,7 +160,8 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
     for step in bar:
         idx = rng.choice(train_idx, size=tc.batch_size, replace=len(train_idx) < tc.batch_size, p=prob)
         local = rng.random(tc.batch_size) < 0.5
-        batch = make_batch(cache, idx, local, rng, stage == 2, net.x_modalities)
+        batch = make_batch(cache, idx, local, rng, stage == 2, net.x_modalities, net.cfg.motion_input,
+                           net.cfg.abs_position)
         parts = compute_losses(net, batch, cfg, stage)
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
@@ -169,9 +197,11 @@ def validate(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfi
     rng = np.random.default_rng(0)
     mods = ["thermal"] if with_x and "thermal" in net.x_modalities else list(net.x_modalities)
     for key, local in (("global", False), ("local", True)):
-        batch = make_batch(cache, idx, np.full(len(idx), local), rng, with_x, mods)[key[0]]
+        batch = make_batch(cache, idx, np.full(len(idx), local), rng, with_x, mods, net.cfg.motion_input,
+                           net.cfg.abs_position)[key[0]]
         out = net.forward_features(batch["feats"], batch["text_tokens"], batch["text_mask"],
-                                   batch.get("x_images"), batch.get("x_present"))
+                                   batch.get("x_images"), batch.get("x_present"),
+                                   batch.get("motion_images"), batch.get("region_box"))
         hm = out["heatmap_logits"][:, 0]
         b, h, w = hm.shape
         arg = hm.reshape(b, -1).argmax(1)

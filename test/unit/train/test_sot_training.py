@@ -130,3 +130,40 @@ def test_train_stage_checkpoints_and_resumes(tiny_setup, tmp_path, monkeypatch):
     out = train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)  # resumes at step 2
     assert torch.load(tmp_path / "stage1.pt", weights_only=False)["step"] == 4
     assert np.isfinite(out["loss"])
+
+
+def test_motion_and_position_cache_and_training(tiny_bert_dir):
+    """With model.motion_input / abs_position the cache holds same-region gray
+    pairs and region extents, batches feed them, and a few steps lower the loss."""
+    text = TextEncoder(tiny_bert_dir, max_tokens=8)
+    model = ModelConfig(d_model=32, num_heads=2, num_layers=1, ffn_dim=64, global_size_hw=[96, 128], local_size=64,
+                        max_text_tokens=8, meme_rank=8, contrastive_dim=16, head_hidden=16, x_through_base=False,
+                        motion_input=True, abs_position=True)
+    train = TrainConfig(num_clips=1, frames_per_clip=8, frame_stride=2, extra_expressions=1, batch_size=8,
+                        lr=3e-3, val_frac=0.01, ckpt_every=1000, num_threads=1)
+    cfg = PresetConfig("tiny", model, GateConfig(), train)
+    torch.manual_seed(0)
+    net = LanguageTrackingNetwork(model, text_dim=text.dim, pretrained=False)
+    cache = build_cache(cfg, net.image_encoder, text, progress=False)
+    nf, ns = cache.g_feats.shape[0], cache.num_samples
+    assert cache.g_gray.shape == (nf, 2, 48, 64) and cache.g_gray.dtype == torch.uint8
+    assert cache.l_gray.shape == (ns, 2, 32, 32) and cache.l_region.shape == (ns, 4)
+    assert torch.allclose(cache.g_region, torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(nf, 4))
+    assert cache.g_gray_valid.any() and not cache.g_gray_valid.all()  # the first frames have no previous one
+    idx = np.arange(min(8, ns))
+    batch = make_batch(cache, idx, idx % 2 == 1, np.random.default_rng(0), False, net.x_modalities, True, True)
+    for sub in batch.values():
+        assert sub["motion_images"].shape[1] == 3 and sub["region_box"].shape[1] == 4
+    params = _set_stage_trainable(net, 1)
+    opt = torch.optim.Adam(params, lr=3e-3)
+    net.train()
+    losses = []
+    for _ in range(12):
+        parts = compute_losses(net, batch, cfg, 1)
+        opt.zero_grad(); parts["loss"].backward(); opt.step()
+        losses.append(float(parts["loss"].detach()))
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert net.motion_embed.net[0].weight.grad is not None
+    with pytest.raises(ValueError, match="motion crops"):
+        make_batch(dataclasses.replace(cache, g_gray=None), idx, idx % 2 == 1, np.random.default_rng(0), False,
+                   net.x_modalities, True, False)
