@@ -50,6 +50,14 @@ class FlexHookConfig:
     queries_per_expr: PCD queries per (expression, tracklet) pair.
     scorer: "pcd" (FlexHook) or "cosine" (iKUN-style baseline).
     use_conditioning: sample language-conditioned reference features.
+    thermal_tokens: treat the last channel of the finest map (the normalised
+        thermal channel) as its own X-modality scale: grid-sampled on its own,
+        its own temporal integration and its own PCD block, instead of one of
+        41 mixed channels (where the thermal signal, ~10x smaller than the
+        backbone features, is under-used: temperature words were the weakest
+        expression kind). Costs one more temporal MLP and PCD block per pair;
+        False (default) is the original head, so older configs and weights
+        are unchanged.
     """
 
     text_dim: int = 384
@@ -64,6 +72,16 @@ class FlexHookConfig:
     heads: int = 4
     scorer: str = "pcd"
     use_conditioning: bool = True
+    thermal_tokens: bool = False
+
+    @property
+    def scale_channels(self) -> tuple:
+        """Channels of each scale FlexHook decodes (``channels``, with the
+        thermal channel split off as a last 1-channel scale when
+        ``thermal_tokens``)."""
+        if not self.thermal_tokens:
+            return tuple(self.channels)
+        return tuple(self.channels[:-1]) + (self.channels[-1] - 1, 1)
 
     def __post_init__(self) -> None:
         if self.scorer not in ("pcd", "cosine"):
@@ -71,6 +89,8 @@ class FlexHookConfig:
         if self.frames < 2 or self.grid < 1 or self.time_stride < 1:
             raise ValueError("frames >= 2, grid >= 1 and time_stride >= 1 required")
         self.channels = tuple(int(c) for c in self.channels)
+        if self.thermal_tokens and self.channels[-1] < 2:
+            raise ValueError("thermal_tokens needs the finest map to carry features + 1 thermal channel")
 
 
 @dataclass
@@ -94,17 +114,18 @@ class FlexHook(nn.Module):
         self.cfg = cfg
         d = cfg.dim
         self.lang_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.LayerNorm(d))
-        self.temporal = nn.ModuleList([TemporalIntegration(c, cfg.frames, d) for c in cfg.channels])
+        scales = cfg.scale_channels
+        self.temporal = nn.ModuleList([TemporalIntegration(c, cfg.frames, d) for c in scales])
         if cfg.use_conditioning and cfg.scorer == "pcd":
             self.cond = ConditioningEnhancement(d, cfg.num_ref, cfg.heads)
-            self.ref_proj = nn.ModuleList([nn.Linear(c, d) for c in cfg.channels])
+            self.ref_proj = nn.ModuleList([nn.Linear(c, d) for c in scales])
             self.ref_pos = nn.Linear(2, d)
         else:
             self.cond = None
         if cfg.scorer == "pcd":
-            self.pcd = PairwiseCorrespondenceDecoder(d, len(cfg.channels), cfg.heads, cfg.queries_per_expr)
+            self.pcd = PairwiseCorrespondenceDecoder(d, len(scales), cfg.heads, cfg.queries_per_expr)
         else:
-            self.traj_head = nn.Linear(d * len(cfg.channels), d)
+            self.traj_head = nn.Linear(d * len(scales), d)
             self.text_head = nn.Linear(d, d)
             self.logit_scale = nn.Parameter(torch.tensor(2.3))
             self.logit_bias = nn.Parameter(torch.tensor(-5.0))
@@ -174,6 +195,8 @@ class FlexHook(nn.Module):
         e = state.num_expressions
         if boxes_norm.shape[0] == 0:
             return boxes_norm.new_zeros(e, 0)
+        if self.cfg.thermal_tokens:   # the thermal channel becomes its own (X-modality) scale
+            maps = list(maps[:-1]) + [maps[-1][:, :-1], maps[-1][:, -1:]]
         traj = self.trajectory_tokens(maps, boxes_norm)
         if self.cfg.scorer == "cosine":
             pooled = torch.cat([x.mean(1) for x in traj], -1)

@@ -100,6 +100,9 @@ class RmotModelConfig:
         d["input_hw"] = list(self.input_hw)
         d["onetrack"]["token_hw"] = list(self.onetrack.token_hw)
         d["flexhook"]["channels"] = list(self.flexhook.channels)
+        if not d["flexhook"].get("thermal_tokens"):
+            # added later, off by default: leaving it out keeps older configs' hashes (and weights) valid
+            d["flexhook"].pop("thermal_tokens", None)
         return d
 
     def config_hash(self) -> str:

@@ -143,12 +143,14 @@ def train_variant(base: Dict[str, Any], variant: str, base_weights: str, out_dir
 
 
 def evaluate(config_path: str, weights_path: Optional[str], suite: str, out_json: str, threads: int = 1,
-             max_clips: Optional[int] = None, answer_single: bool = False) -> Dict[str, Any]:
+             max_clips: Optional[int] = None, answer_single: bool = False,
+             seed: Optional[int] = None) -> Dict[str, Any]:
     """Run EVAL's suite runner with a preset built from ``config_path`` and
     ``weights_path``; adds ID switches per 100 frames (from the clips' MOT
     sequences, which exist for single-target clips too when
     ``answer_single``: the single expression is then answered as
-    "track all <expression>")."""
+    "track all <expression>"). ``seed`` overrides the suite's seed (e.g. the
+    validation seed 77 of ``rmot`` instead of the evaluation seed)."""
     from ..data.suites import get_suite
     from ..eval.cli_eval import build_report, write_json
     from ..eval.mot_metrics import clear_identity
@@ -158,7 +160,7 @@ def evaluate(config_path: str, weights_path: Optional[str], suite: str, out_json
     torch.set_num_threads(threads)
     tracker = build_from_config(config_path, weights_path=weights_path, verify_hash=weights_path is None,
                                 answer_single=answer_single)
-    s = get_suite(suite)
+    s = get_suite(suite, seed=seed)
     result = evaluate_clips(tracker, s.clips(), suite=suite, seed=s.seed, tracker_name=tracker.name,
                             total_clips=len(s), max_clips=max_clips)
     report = build_report(result)
@@ -181,6 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--eval", default=None, help="also evaluate on this suite (e.g. rmot)")
     p.add_argument("--eval-only", action="store_true", help="do not train; evaluate existing variant files")
     p.add_argument("--max-clips", type=int, default=None)
+    p.add_argument("--eval-seed", type=int, default=None, help="suite seed for --eval (default: the suite's own)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--onetrack-steps", type=int, default=None, help="rescale OneTrack-M steps (tmp/joint)")
     p.add_argument("--val-cache", default=None, help="cached validation clips for --detection")
@@ -206,7 +209,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(v, "detection", json.dumps(det))
         if args.eval:
             rep = evaluate(ypath, os.path.join(args.out_dir, f"{v}.safetensors"), args.eval,
-                           os.path.join(args.out_dir, f"{v}.{args.eval}.json"), args.threads, args.max_clips)
+                           os.path.join(args.out_dir, f"{v}.{args.eval}.json"), args.threads, args.max_clips,
+                           seed=args.eval_seed)
             print(v, json.dumps({k: rep.get(k) for k in ("HOTA", "DetA", "AssA", "IDF1", "IDsw", "fps")}))
     return 0
 

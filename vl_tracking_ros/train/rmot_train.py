@@ -14,6 +14,12 @@ number of steps, all losses from the start.
 FlexHook (its paper's "Loss & Training"): focal loss on the (expression,
 tracklet) logits + the reference-point barrier L_r, on ground-truth
 tracklets perturbed by the tracking-noise augmentations (``rmot_noise``).
+
+``train.resume_from: <weights>`` continues from saved weights (fine-tuning
+stage only); with ``train.retrain_flexhook: true`` only the saved OneTrack-M
+is kept and FlexHook is trained afresh with ``train.flexhook`` -- for
+FlexHook-only changes (e.g. ``model.flexhook.thermal_tokens``), ~5 min
+instead of an hour of OneTrack-M training.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ PHASES_TMP = (("heatmap", ("heatmap",)), ("dims", ("dims",)), ("disp", ("disp", 
 LOSS_WEIGHTS = {"heatmap": 1.0, "dims": 1.0, "disp": 1.0, "embed": 0.2}
 
 _TRAIN_KEYS = {"seed", "clips", "seed_base", "num_frames", "cache", "out", "threads", "onetrack", "flexhook",
-               "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from"}
+               "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from", "retrain_flexhook"}
 
 
 class TrainConfigError(ModelConfigError):
@@ -231,6 +237,29 @@ def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict
 
 
 # ----------------------------------------------------------------------- run
+def load_onetrack_part(models, path: str) -> None:
+    """Load only the OneTrack-M tensors of a saved rmot weights file into
+    ``models`` (``train.resume_from`` with ``retrain_flexhook``). Raises
+    WeightsError when the file's OneTrack-M architecture differs."""
+    from safetensors import safe_open
+
+    from ..models.errors import WeightsError
+    from ..trackers.referring_tracker import WEIGHTS_FORMAT
+
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path}: resume_from weights not found")
+    with safe_open(path, framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        state = {k[len("onetrack."):]: f.get_tensor(k) for k in f.keys() if k.startswith("onetrack.")}
+    if meta.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{path}: format {meta.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
+    saved = json.loads(meta.get("config_json", "{}")).get("onetrack")
+    own = models.cfg.to_dict()["onetrack"]
+    if saved != own:
+        raise WeightsError(f"{path}: OneTrack-M architecture differs from the config ({saved} != {own})")
+    models.onetrack.load_state_dict(state)
+
+
 def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
     """Render + encode the training clips (or load the cache file) and encode the texts."""
     from ..models.onetrack_backbone import MultiScaleBackbone
@@ -326,7 +355,11 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
         # the main phases were already run and saved: continue with the fine-tuning stage only
         from ..trackers.referring_tracker import load_weights
 
-        load_weights(models, str(tcfg["resume_from"]), preset)
+        if tcfg.get("retrain_flexhook"):
+            # keep the saved OneTrack-M only; FlexHook (whose architecture may differ) trains from its initialisation
+            load_onetrack_part(models, str(tcfg["resume_from"]))
+        else:
+            load_weights(models, str(tcfg["resume_from"]), preset)
     else:
         train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
     if ft.get("onetrack_steps"):
@@ -336,7 +369,7 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
                                                 "thermal_dropout": ot_cfg.get("thermal_dropout", 0.3)},
                        rng, log, progress)
     t2 = time.time()
-    if not tcfg.get("resume_from"):
+    if not tcfg.get("resume_from") or tcfg.get("retrain_flexhook"):
         train_flexhook(models.flexhook, clips, bank, fh_cfg, rng, log, progress)
     if ft.get("flexhook_steps"):
         train_flexhook(models.flexhook, clips, bank, dict(fh_cfg, steps=int(ft["flexhook_steps"]),

@@ -157,3 +157,26 @@ def test_noise_perturbations():
     g = gaussian_box_noise(b, 0.05, rng)
     assert g.shape == b.shape and (g[..., 2:] >= g[..., :2]).all() and not np.allclose(g, b)
     assert np.array_equal(perturb(b, NoiseConfig.off(), rng), b)
+
+
+def test_thermal_tokens_scale_sees_only_the_thermal_channel():
+    """thermal_tokens: the finest map's last channel is decoded as its own scale
+    (one more temporal module and PCD block); changing it changes the scores."""
+    m, cfg = _model(thermal_tokens=True)
+    assert cfg.scale_channels == (16, 7, 1)
+    assert len(m.temporal) == 3 and len(m.pcd.blocks) == 3 and m.temporal[2].reduce.in_features == 1
+    maps, boxes, lang, valid = _inputs()
+    with torch.no_grad():
+        st = m.encode_language(lang, valid)
+        base = m(maps, boxes, st)
+        hot = [maps[0], maps[1].clone()]
+        hot[1][:, -1] += 2.0                                   # warmer thermal channel only
+        assert base.shape == (3, 3)
+        assert not torch.allclose(base, m(hot, boxes, st), atol=1e-4)
+    m.train()
+    logits = m(maps, boxes, m.encode_language(lang, valid))
+    pair_focal_loss(logits, torch.eye(3)).backward()
+    g = m.temporal[2].reduce.weight.grad
+    assert g is not None and g.abs().sum() > 0
+    with pytest.raises(ValueError, match="thermal_tokens"):
+        FlexHookConfig(channels=(16, 1), thermal_tokens=True)

@@ -137,3 +137,16 @@ def test_weights_for_other_architecture_rejected():
     cfg = dict(cfg, onetrack=dict(cfg["onetrack"], layers=cfg["onetrack"]["layers"] + 1))
     with pytest.raises(WeightsError, match="different architecture"):
         load_weights(RmotModels(model_config_from_dict(cfg)), WEIGHTS, "rmot-small")
+
+
+def test_optional_thermal_tokens_keep_older_config_hashes():
+    """A config without the (later, default-off) FlexHook thermal_tokens key hashes
+    as before, so weights trained before the option existed still verify; turning
+    it on is a different architecture."""
+    cfg = load_yaml_config(DEFAULT_CONFIG)["model"]
+    off = dict(cfg, flexhook={k: v for k, v in cfg["flexhook"].items() if k != "thermal_tokens"})
+    off_explicit = dict(cfg, flexhook=dict(cfg["flexhook"], thermal_tokens=False))
+    on = dict(cfg, flexhook=dict(cfg["flexhook"], thermal_tokens=True))
+    h_off, h_off2, h_on = (model_config_from_dict(c).config_hash() for c in (off, off_explicit, on))
+    assert h_off == h_off2 != h_on
+    assert "thermal_tokens" not in model_config_from_dict(off).to_dict()["flexhook"]
