@@ -62,6 +62,8 @@ class LanguageTracker(Tracker):
     search_mode: "gated" | "global" | "local" (see module docstring).
     gating: overrides of the preset's ``gating:`` section (GateConfig fields).
     num_threads: torch CPU threads (None: leave torch's setting).
+    use_motion: feed the previous frame to a ``motion_input`` network
+        (False: the network never sees motion -- an ablation).
     """
 
     multi_target = False
@@ -69,7 +71,8 @@ class LanguageTracker(Tracker):
     def __init__(self, preset: str = "mvlm-small", config_path: Optional[str] = None,
                  weights_dir: Optional[str] = None, device: str = "cpu", backend: str = "torch",
                  modalities: Optional[Sequence[str]] = None, search_mode: str = "gated",
-                 gating: Optional[Dict[str, Any]] = None, num_threads: Optional[int] = None):
+                 gating: Optional[Dict[str, Any]] = None, num_threads: Optional[int] = None,
+                 use_motion: bool = True):
         import torch
 
         from ..engines.cache import build_cached_backend
@@ -137,6 +140,7 @@ class LanguageTracker(Tracker):
         # oldest is the network's gray_{t-g}); kept across commands, since
         # motion belongs to the scene, not to the sentence
         self._gray_history: deque = deque(maxlen=mc.motion_gap)
+        self.use_motion = bool(use_motion)
 
     # ------------------------------------------------------------ text
     def encode_text_numpy(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:
@@ -191,7 +195,7 @@ class LanguageTracker(Tracker):
             gray_now = gray_u8(frame.image_rgb)
             if self._gray_history and self._gray_history[0].shape != gray_now.shape:
                 self._gray_history.clear()  # the camera's resolution changed: no motion evidence
-            if len(self._gray_history) == self._gray_history.maxlen:
+            if self.use_motion and len(self._gray_history) == self._gray_history.maxlen:
                 gray_prev = self._gray_history[0]
             self._gray_history.append(gray_now)
         if self._query is None or self._text is None:

@@ -7,7 +7,8 @@ per run plus a markdown table.
 Runs (label, suite, preset, tracker options):
   main:      mvlm-small on sot-day, sot-night (RGB + all trained X), switch, small-fast
   ablations: global search only (MVLM A1), local search without MVLM gating
-             (A2/A3), RGB only vs RGB + thermal on sot-night
+             (A2/A3), RGB only vs RGB + thermal on sot-night, the motion
+             input withheld (no previous frame) on sot-day / small-fast
   baseline:  the non-language ``heuristic`` preset on sot-day / sot-night
 Nothing here is tuned on these seeds; it only measures.
 """
@@ -29,6 +30,8 @@ RUNS: List[Tuple[str, str, str, str, Dict[str, Any]]] = [
     ("ablation", "mvlm-small", "sot-day", "global search only (A1)", {"search_mode": "global"}),
     ("ablation", "mvlm-small", "sot-day", "local search, no MVLM gating", {"search_mode": "local"}),
     ("ablation", "mvlm-small", "switch", "local search, no MVLM gating", {"search_mode": "local"}),
+    ("ablation", "mvlm-small", "sot-day", "no motion input", {"use_motion": False}),
+    ("ablation", "mvlm-small", "small-fast", "no motion input", {"use_motion": False}),
     ("baseline", "heuristic", "sot-day", "heuristic (no language model)", {}),
     ("baseline", "heuristic", "sot-night", "heuristic (no language model)", {}),
 ]
@@ -47,6 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--weights-dir", default=None,
                    help="evaluate mvlm-small weights from this directory (default: the shipped weights/)")
+    p.add_argument("--config", default=None,
+                   help="mvlm-small preset YAML matching --weights-dir (default: config/models/mvlm-small.yaml)")
     args = p.parse_args(argv)
     import torch
 
@@ -67,6 +72,8 @@ def main(argv=None) -> int:
             tracker_options = {k: v for k, v in opts.items() if k != "modalities"}
             if args.weights_dir and preset.startswith("mvlm"):
                 tracker_options["weights_dir"] = args.weights_dir
+            if args.config and preset.startswith("mvlm"):
+                tracker_options["config_path"] = args.config
             result = evaluate_suite(preset, suite, modalities=mods, max_clips=args.max_clips,
                                     tracker_options=tracker_options, show_progress=True)
             report = build_report(result)

@@ -53,7 +53,8 @@ def test_export_cli_writes_checked_onnx_per_variant(model, exported):
     for f in summary["files"]:
         model = onnx.load(f["onnx"])
         onnx.checker.check_model(model)
-        assert [i.name for i in model.graph.input] == ["image", "text_tokens", "text_mask", "x_images", "x_present"]
+        assert [i.name for i in model.graph.input] == ["image", "text_tokens", "text_mask", "x_images", "x_present",
+                                                       "motion_images", "region_box"]
         assert "heatmap_logits" in [o.name for o in model.graph.output]
         meta = read_metadata(f["onnx"])
         assert meta.model == f"{PRESET}-{f['variant']}" and meta.model_hash == f["model_hash"]

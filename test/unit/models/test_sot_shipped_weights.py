@@ -10,6 +10,7 @@ import pytest
 from vl_tracking_ros.core.types import SensorFrame, TargetQuery, TrackState
 from vl_tracking_ros.models.config import config_hash
 from vl_tracking_ros.models.errors import UnsupportedModalityError, WeightsError
+from vl_tracking_ros.models.search_region import gray_u8
 from vl_tracking_ros.models.text_encoder import EmptyCommandError
 from vl_tracking_ros.models.weights import default_weights_dir, load_trained_weights, read_manifest, sha256_file
 
@@ -135,3 +136,26 @@ def test_missing_manifest_entry_and_untrained_modality(tmp_path):
         LanguageTracker(PRESET, weights_dir=str(tmp_path), modalities=("rgb", "thermal"))
     with pytest.raises(UnsupportedModalityError, match="unknown modalities"):
         LanguageTracker(PRESET, weights_dir=str(tmp_path), modalities=("rgb", "lidar"))
+
+
+def test_motion_history_feeds_the_frame_motion_gap_back(tracker):
+    """The shipped preset sees motion: the tracker keeps the last motion_gap
+    frames (also while idle), feeds the oldest as gray_{t-g}, and drops the
+    history when the camera resolution changes."""
+    mc = tracker.preset_config.model
+    assert mc.motion_input and mc.abs_position
+    rng = np.random.default_rng(0)
+    frames = [SensorFrame(image_rgb=rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)) for _ in range(mc.motion_gap + 1)]
+    tracker.set_commands([])
+    tracker._gray_history.clear()
+    for f in frames[:-1]:
+        assert tracker.step(f).mode == "idle"
+    assert len(tracker._gray_history) == mc.motion_gap
+    assert np.array_equal(tracker._gray_history[0], gray_u8(frames[0].image_rgb))  # gray_{t-g} of the next frame
+    tracker.set_commands([TargetQuery("the red car")])  # a new command keeps the scene's history
+    out = tracker.step(frames[-1])
+    assert out.mode == "single" and len(tracker._gray_history) == mc.motion_gap
+    assert np.array_equal(tracker._gray_history[0], gray_u8(frames[1].image_rgb))
+    small = SensorFrame(image_rgb=np.zeros((120, 160, 3), np.uint8))
+    tracker.step(small)
+    assert len(tracker._gray_history) == 1 and tracker._gray_history[0].shape == (120, 160)
