@@ -1,0 +1,65 @@
+"""Model selection for the single-target preset on held-out TRAINING-stream
+clips (stream 777 by default), never on evaluation seeds.
+
+    .venv/bin/python -m vl_tracking_ros.train.sot_validate --weights-dir runs/train/v4_weights \\
+        --config runs/train/mvlm-small-v4.yaml --mult 2 --start 1000 --spacing 100 --json runs/val2_v4.json
+
+Per suite flavour (sot-day 8, sot-night 6, switch 4, small-fast 4 clips
+times ``--mult``, 60 frames each) the clips are drawn from
+``training_clips(stream, mix={suite: 1})`` starting at ``--start +
+--spacing * k`` (k = 0..3 in the order of PLAN);
+prints and writes PRE / AUC / switch figures and their mean PRE.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Dict
+
+PLAN: Dict[str, int] = {"sot-day": 8, "sot-night": 6, "switch": 4, "small-fast": 4}
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from ..data.suites import training_clips
+    from ..eval.cli_eval import build_report
+    from ..eval.runner import evaluate_clips
+    from ..trackers.language_tracker import LanguageTracker
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--weights-dir", default=None, help="weights dir (default: the shipped weights/)")
+    p.add_argument("--config", default=None, help="preset YAML matching the weights (default: the shipped one)")
+    p.add_argument("--preset", default="mvlm-small")
+    p.add_argument("--stream", type=int, default=777, help="training stream of the validation clips")
+    p.add_argument("--start", type=int, default=100, help="first clip index in the stream")
+    p.add_argument("--spacing", type=int, default=100, help="index offset between the suites' clip blocks")
+    p.add_argument("--mult", type=int, default=1, help="clips per suite = PLAN x mult")
+    p.add_argument("--no-motion", action="store_true", help="ablation: withhold the previous frame")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    res: Dict[str, object] = {}
+    t0 = time.time()
+    for k, (suite, n) in enumerate(PLAN.items()):
+        n *= args.mult
+        tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
+                                  use_motion=not args.no_motion)
+        clips = training_clips(args.stream, n, mix={suite: 1.0}, start=args.start + args.spacing * k, num_frames=60)
+        rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
+        tracker.close()
+        res[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
+        res[suite]["clips"] = n
+        print(suite, res[suite], flush=True)
+    res["mean_PRE"] = sum(res[s]["PRE"] for s in PLAN) / len(PLAN)
+    res["wall_s"] = round(time.time() - t0, 1)
+    print(json.dumps(res))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
