@@ -138,7 +138,7 @@ class LanguageTracker(Tracker):
         self._age = 0
         # motion input: full-image luminance of the last motion_gap frames (the
         # oldest is the network's gray_{t-g}); kept across commands, since
-        # motion belongs to the scene, not to the sentence
+        # motion belongs to the scene, not to the sentence; clear() drops it
         self._gray_history: deque = deque(maxlen=mc.motion_gap)
         self.use_motion = bool(use_motion)
 
@@ -172,6 +172,11 @@ class LanguageTracker(Tracker):
         self._last_box = None
         self._last_confident_box = None
         self._age = 0
+
+    def clear(self) -> None:
+        """"stop": drop the command, the target memory and the motion frame history."""
+        self.set_commands([])
+        self._gray_history.clear()
 
     def _region(self, frame: SensorFrame) -> SearchRegion:
         mc, gc = self.preset_config.model, self.gate.config

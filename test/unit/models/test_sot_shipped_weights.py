@@ -159,3 +159,5 @@ def test_motion_history_feeds_the_frame_motion_gap_back(tracker):
     small = SensorFrame(image_rgb=np.zeros((120, 160, 3), np.uint8))
     tracker.step(small)
     assert len(tracker._gray_history) == 1 and tracker._gray_history[0].shape == (120, 160)
+    tracker.clear()  # "stop" drops the history too: the next run starts like a fresh tracker
+    assert len(tracker._gray_history) == 0
