@@ -64,6 +64,11 @@ class LanguageTracker(Tracker):
     num_threads: torch CPU threads (None: leave torch's setting).
     use_motion: feed the previous frame to a ``motion_input`` network
         (False: the network never sees motion -- an ablation).
+    motion_warmup: with a ``motion_input`` network, do not commit to a
+        target (no local ROI, MVLM memory reset, state RELOCALIZING) until the
+        frame ``motion_gap`` back exists: a target picked without motion
+        evidence ("the car moving left" among cars) would otherwise be locked
+        in by the local search.
     """
 
     multi_target = False
@@ -72,7 +77,7 @@ class LanguageTracker(Tracker):
                  weights_dir: Optional[str] = None, device: str = "cpu", backend: str = "torch",
                  modalities: Optional[Sequence[str]] = None, search_mode: str = "gated",
                  gating: Optional[Dict[str, Any]] = None, num_threads: Optional[int] = None,
-                 use_motion: bool = True):
+                 use_motion: bool = True, motion_warmup: bool = True):
         import torch
 
         from ..engines.cache import build_cached_backend
@@ -141,6 +146,7 @@ class LanguageTracker(Tracker):
         # motion belongs to the scene, not to the sentence; clear() drops it
         self._gray_history: deque = deque(maxlen=mc.motion_gap)
         self.use_motion = bool(use_motion)
+        self.motion_warmup = bool(motion_warmup)
 
     # ------------------------------------------------------------ text
     def encode_text_numpy(self, texts: Sequence[str]) -> Dict[str, np.ndarray]:
@@ -220,11 +226,16 @@ class LanguageTracker(Tracker):
         cands = self._decode(out, region, frame)
         t3 = time.perf_counter()
         decision = self.gate.step(cands)
+        warming_up = (self.motion_warmup and mc.motion_input and self.use_motion and gray_prev is None)
+        if warming_up:  # no motion evidence yet: answer, but do not commit (next frame searches globally)
+            self.gate.reset()
         if decision.index < 0:
             return TrackerOutput(mode="single", search="global", timings_ms=self._ms(t0, t1, t2, t3))
         box = cands.boxes_xyxy[decision.index]
         kappa = float(decision.kappa[decision.index])
-        if decision.confident:
+        if warming_up:
+            state = TrackState.RELOCALIZING
+        elif decision.confident:
             state = TrackState.TRACKING
             self._last_confident_box = box
         elif self.gate.frames_unconfident >= gc.lost_after:
@@ -232,7 +243,7 @@ class LanguageTracker(Tracker):
         else:
             state = TrackState.RELOCALIZING
         # where the next frame searches
-        if self.search_mode == "local" or decision.confident:
+        if (self.search_mode == "local" or decision.confident) and not warming_up:
             self._last_box = box
         next_search = "global" if (self.search_mode == "global" or self._last_box is None or
                                    (self.search_mode == "gated" and self.gate.force_global)) else "local"

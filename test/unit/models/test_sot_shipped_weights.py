@@ -161,3 +161,13 @@ def test_motion_history_feeds_the_frame_motion_gap_back(tracker):
     assert len(tracker._gray_history) == 1 and tracker._gray_history[0].shape == (120, 160)
     tracker.clear()  # "stop" drops the history too: the next run starts like a fresh tracker
     assert len(tracker._gray_history) == 0
+    # motion warm-up: until the frame motion_gap back exists, answer but do not commit
+    clip = _clip()
+    tracker.set_commands([clip.expressions[0].query()])
+    for i in range(mc.motion_gap + 2):
+        out = tracker.step(clip.frames[i])
+        if i < mc.motion_gap:
+            assert out.search == "global" and tracker._last_box is None
+            assert all(t.state == TrackState.RELOCALIZING for t in out.tracks)
+    assert tracker._last_box is not None  # committed once motion evidence exists (the clip's target is easy)
+    tracker.clear()
