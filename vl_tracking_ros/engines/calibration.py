@@ -33,6 +33,7 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
     ex = variant.example_inputs
     _, _, h, w = ex["image"].shape
     q = h // ex["x_images"].shape[2] if "x_images" in ex else 1
+    gap = variant.network.cfg.motion_gap
     out: List[Dict[str, np.ndarray]] = []
     clip_seed = seed
     text_cache: Dict[str, Dict[str, np.ndarray]] = {}
@@ -54,8 +55,7 @@ def generated_inputs(model: PresetModel, variant: PresetVariant, num_frames: int
                 region = local_region(box, h, roi_scale=4.0, min_side_px=96.0)
             else:
                 region = global_region(frame.image_rgb.shape[:2], (h, w))
-            mc = variant.network.cfg
-            prev = clip.frames[i - mc.motion_gap].image_rgb if i >= mc.motion_gap else None
+            prev = clip.frames[i - gap].image_rgb if i >= gap else None
             sample = search_inputs(region, frame.image_rgb, q, frame.depth_m, frame.thermal_k, frame.event_frame,
                                    motion="motion_images" in ex, gray_prev=None if prev is None else gray_u8(prev),
                                    abs_position="region_box" in ex)

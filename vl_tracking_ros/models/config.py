@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, TypeVar
 
 from .errors import ModelConfigError
 
@@ -90,6 +90,9 @@ class ModelConfig:
     motion_gap: int = 3
     abs_position: bool = False
 
+    #: fields added after weights were shipped (see :func:`drop_unset_late_fields`)
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("motion_input", "motion_gap", "abs_position")
+
     stride: int = 16  # token stride of the image backbone (fixed by the trunk)
 
     def validate(self) -> "ModelConfig":
@@ -152,16 +155,20 @@ def config_from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = 
     return obj
 
 
-#: fields added after weights were first shipped: hashed only when they differ
-#: from their default, so weights trained before a field existed keep their hash
-_HASH_ONLY_IF_SET: Dict[str, Any] = {"motion_input": False, "motion_gap": 3, "abs_position": False}
+def drop_unset_late_fields(d: Dict[str, Any], cfg: Any) -> Dict[str, Any]:
+    """Remove from ``d`` (``cfg`` as a dict) the fields that ``cfg``'s class
+    lists in its ``LATE_FIELDS`` while they hold their default: fields added
+    after weights were shipped are hashed only when set, so weights trained
+    before a field existed keep their config hash. Returns ``d``."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    for name in getattr(type(cfg), "LATE_FIELDS", ()):
+        if name in d and d[name] == defaults[name]:
+            del d[name]
+    return d
 
 
 def config_hash(cfg: Any) -> str:
     """Stable sha256 (first 16 hex) of a config dataclass' fields."""
-    fields = dataclasses.asdict(cfg)
-    for key, default in _HASH_ONLY_IF_SET.items():
-        if key in fields and fields[key] == default:
-            del fields[key]
+    fields = drop_unset_late_fields(dataclasses.asdict(cfg), cfg)
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

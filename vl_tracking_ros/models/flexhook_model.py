@@ -15,7 +15,7 @@ sentence, reference points) is computed once per command by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import ClassVar, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +73,10 @@ class FlexHookConfig:
     scorer: str = "pcd"
     use_conditioning: bool = True
     thermal_tokens: bool = False
+
+    #: added after weights were shipped: out of the config hash while off
+    #: (:func:`.config.drop_unset_late_fields`)
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("thermal_tokens",)
 
     @property
     def scale_channels(self) -> tuple:

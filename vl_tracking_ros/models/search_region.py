@@ -165,19 +165,23 @@ def crop_gray_u8(gray: np.ndarray, region: SearchRegion) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE_RGB)
 
 
-def motion_images(now_u8: np.ndarray, prev_u8: Optional[np.ndarray]) -> np.ndarray:
-    """Network ``motion_images`` input from two same-region gray crops.
+def motion_images(now_u8: np.ndarray, prev_u8: Optional[np.ndarray],
+                  valid: Optional[np.ndarray] = None) -> np.ndarray:
+    """Network ``motion_images`` input from same-region gray crops.
 
-    now_u8, prev_u8: (h, w) uint8 crops of frames t and t-g (prev None: no
-    earlier frame yet). Returns (3, h, w) float32 [gray_t, gray_{t-g}, valid]
-    with gray in [-1, 1]; without a previous frame gray_{t-g} = gray_t (no
-    apparent motion) and valid = 0.
+    now_u8, prev_u8: (..., h, w) uint8 crops of frames t and t-g (prev None:
+    no earlier frame yet); valid: (...) bool, per image whether its prev is
+    real (None: all of them when prev is given). Returns (..., 3, h, w)
+    float32 [gray_t, gray_{t-g}, valid] with gray in [-1, 1]; where there is
+    no previous frame gray_{t-g} = gray_t (no apparent motion) and valid = 0.
     """
     now = now_u8.astype(np.float32) * (2.0 / 255.0) - 1.0
     if prev_u8 is None:
-        return np.stack([now, now, np.zeros_like(now)])
+        return np.stack([now, now, np.zeros_like(now)], axis=-3)
     prev = prev_u8.astype(np.float32) * (2.0 / 255.0) - 1.0
-    return np.stack([now, prev, np.ones_like(now)])
+    v = np.ones_like(now) if valid is None else np.broadcast_to(
+        np.asarray(valid, np.float32)[..., None, None], now.shape)
+    return np.stack([now, np.where(v > 0, prev, now), v], axis=-3).astype(np.float32)
 
 
 def region_box_norm(region: SearchRegion, image_hw: Tuple[int, int]) -> np.ndarray:

@@ -36,12 +36,13 @@ import torch
 
 from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
+from ..models.config import drop_unset_late_fields
 from ..models.errors import WeightsError
-from ..resources import read_yaml_mapping
 from ..models.flexhook_model import FlexHook, FlexHookConfig, LanguageState
 from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
 from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
 from ..models.onetrack_heads import decode_frame
+from ..resources import read_yaml_mapping
 from .association import AssociationConfig, Associator, Detections
 
 #: weights/ and config/ (source checkout or installed share dir; see ``resources``)
@@ -100,9 +101,7 @@ class RmotModelConfig:
         d["input_hw"] = list(self.input_hw)
         d["onetrack"]["token_hw"] = list(self.onetrack.token_hw)
         d["flexhook"]["channels"] = list(self.flexhook.channels)
-        if not d["flexhook"].get("thermal_tokens"):
-            # added later, off by default: leaving it out keeps older configs' hashes (and weights) valid
-            d["flexhook"].pop("thermal_tokens", None)
+        drop_unset_late_fields(d["flexhook"], self.flexhook)  # older configs keep their hash (and weights)
         return d
 
     def config_hash(self) -> str:

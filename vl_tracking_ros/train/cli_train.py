@@ -56,7 +56,7 @@ def _work_stamp(cfg, model_hash: str, data_version: str) -> dict:
     tc = cfg.train
     data = {k: getattr(tc, k) for k in ("seed", "num_clips", "frames_per_clip", "frame_stride", "mix",
                                         "extra_expressions", "distractor_roi_prob", "roi_scale", "min_roi_px",
-                                        "jitter_scale", "jitter_shift", "val_frac") if hasattr(tc, k)}
+                                        "jitter_scale", "jitter_shift", "val_frac")}
     return {"model_config_hash": model_hash, "data_version": data_version, "data": data}
 
 

@@ -23,6 +23,7 @@ import torch
 
 from ..models.config import X_MODALITY_ORDER
 from ..models.network import LanguageTrackingNetwork
+from ..models.search_region import motion_images
 from .config import PresetConfig
 from .data import FeatureCache
 from .losses import contrastive_loss, correlation_margin_loss, moe_loss, tracking_loss
@@ -31,14 +32,11 @@ LOG = logging.getLogger(__name__)
 
 
 def _motion_input(gray_u8: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """(B, 2, h, w) uint8 [now, prev] + (B,) bool -> (B, 3, h, w) float32
-    ``motion_images`` exactly as :func:`models.search_region.motion_images`
-    builds them (prev := now where invalid)."""
-    g = gray_u8.float() * (2.0 / 255.0) - 1.0
-    now, prev = g[:, :1], g[:, 1:2]
-    v = valid.float().reshape(-1, 1, 1, 1)
-    prev = prev * v + now * (1 - v)
-    return torch.cat([now, prev, v.expand_as(now)], dim=1)
+    """Cached (B, 2, h, w) uint8 [now, prev] + (B,) bool -> (B, 3, h, w)
+    float32 ``motion_images``, built by the tracker's own
+    :func:`models.search_region.motion_images`."""
+    g = gray_u8.numpy()
+    return torch.from_numpy(motion_images(g[:, 0], g[:, 1], valid.numpy()))
 
 
 def make_batch(cache: FeatureCache, idx: np.ndarray, local: np.ndarray, rng: np.random.Generator,
