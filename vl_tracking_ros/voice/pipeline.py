@@ -311,13 +311,17 @@ class VoiceCommandPipeline:
                     if dist <= self.snap_distance:
                         add(alt, dist, rank, True, norm.text)
         # what the recognizer itself heard best (open vocabulary: "track the umbrella")
-        # stays a candidate when it parses but is not grammatical
+        # stays a candidate when it parses but is not grammatical: both the
+        # parsing choice and the recognizer's own top hypothesis (a lower-ranked
+        # in-vocabulary hypothesis must not hide a clearly heard unknown word)
         heard = self.normalizer.normalize(out.text).text
-        if heard not in cands:
+        for rank, text in enumerate(dict.fromkeys([heard, self.normalizer.normalize(hyps[0][0]).text])):
+            if text in cands:
+                continue
             try:
-                cmd = parse(heard, use_core=self.use_core_parser)
+                cmd = parse(text, use_core=self.use_core_parser)
                 if not any(all(w in FUNCTION_WORDS for w in q.expression.split()) for q in cmd.queries):
-                    add(heard, 0.0, 0, False, heard)
+                    add(text, 0.0, rank, False, text)
             except NotACommand:
                 pass
         if not any(c["grammatical"] for c in cands.values()):

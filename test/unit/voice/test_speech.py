@@ -271,7 +271,7 @@ def test_scorer_prefers_the_spoken_command(recognizer):
 
 @pytest.mark.parametrize("said, voice", [
     ("track the chilled crate", Voice("en-gb-x-gbclan", 150, 45)),   # heard "track the shield create."
-    ("track all black drones", Voice("en-us-nyc", 170, 50)),         # heard "track all the drones."
+    ("track the warm drone moving left", Voice("en-us", 150)),       # heard "track the orange drone moving left."
 ])
 def test_misheard_slot_is_corrected_by_the_grammar(recognizer, said, voice):
     audio, rate, _ = speak(said, voice)
