@@ -28,6 +28,9 @@ import numpy as np
 from .candidates import Candidates, box_iou
 
 
+SELECT_SCORES = ("cls", "kappa", "corr")
+
+
 @dataclass
 class GateConfig:
     """MVLM gating parameters (the ``gating:`` section of a preset YAML).
@@ -54,6 +57,12 @@ class GateConfig:
     lost_after: consecutive frames without a confident box before the state
         is reported LOST instead of RELOCALIZING.
     min_score: a box is reported only when its heatmap score is >= this.
+    select: which score picks the box among S_t (or among all candidates
+        when S_t is empty): ``"cls"`` the classification (heatmap) score, as
+        MVLM Sec. 3.4 states the rule; ``"kappa"`` the fused MVLM confidence
+        kappa_mvlm (the "highest-scoring box" of MVLM's overview: margins
+        of correlation and classification plus memory); ``"corr"`` the
+        region-average VL correlation rho(b) alone.
     """
 
     alpha: float = 0.5
@@ -69,6 +78,11 @@ class GateConfig:
     top_n: int = 8
     lost_after: int = 15
     min_score: float = 0.05
+    select: str = "cls"
+
+    def __post_init__(self) -> None:
+        if self.select not in SELECT_SCORES:
+            raise ValueError(f"gating.select must be one of {SELECT_SCORES}, got {self.select!r}")
 
 
 @dataclass
@@ -131,7 +145,8 @@ class MVLMGate:
         in_s = kappa >= cfg.tau
         confident = bool(in_s.any())
         pool = np.nonzero(in_s)[0] if confident else np.arange(len(cands))
-        index = int(pool[np.argmax(cands.cls_scores[pool])])
+        score = {"cls": cands.cls_scores, "kappa": kappa, "corr": cands.corr_scores}[cfg.select]
+        index = int(pool[np.argmax(score[pool])])
         self.memory = float(kappa_mem[index])
         self.frames_unconfident = 0 if confident else self.frames_unconfident + 1
         self.force_global = not confident

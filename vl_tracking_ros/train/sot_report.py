@@ -8,7 +8,8 @@ Runs (label, suite, preset, tracker options):
   main:      mvlm-small on sot-day, sot-night (RGB + all trained X), switch, small-fast
   ablations: global search only (MVLM A1), local search without MVLM gating
              (A2/A3), RGB only vs RGB + thermal on sot-night, the motion
-             input withheld (no previous frame) on sot-day / small-fast
+             input withheld (no previous frame) on sot-day / small-fast, the box
+             chosen by the heatmap score instead of kappa (gating.select: cls)
   baseline:  the non-language ``heuristic`` preset on sot-day / sot-night
 Nothing here is tuned on these seeds; it only measures.
 """
@@ -30,6 +31,10 @@ RUNS: List[Tuple[str, str, str, str, Dict[str, Any]]] = [
     ("ablation", "mvlm-small", "sot-day", "global search only (A1)", {"search_mode": "global"}),
     ("ablation", "mvlm-small", "sot-day", "local search, no MVLM gating", {"search_mode": "local"}),
     ("ablation", "mvlm-small", "switch", "local search, no MVLM gating", {"search_mode": "local"}),
+    ("ablation", "mvlm-small", "sot-day", "box chosen by heatmap score (MVLM Sec. 3.4 rule)", {"gating": {"select": "cls"}}),
+    ("ablation", "mvlm-small", "switch", "box chosen by heatmap score (MVLM Sec. 3.4 rule)", {"gating": {"select": "cls"}}),
+    ("ablation", "mvlm-small", "small-fast", "box chosen by heatmap score (MVLM Sec. 3.4 rule)",
+     {"gating": {"select": "cls"}}),
     ("ablation", "mvlm-small", "sot-day", "no motion input", {"use_motion": False}),
     ("ablation", "mvlm-small", "small-fast", "no motion input", {"use_motion": False}),
     ("baseline", "heuristic", "sot-day", "heuristic (no language model)", {}),

@@ -20,6 +20,16 @@ from typing import Dict
 PLAN: Dict[str, int] = {"sot-day": 8, "sot-night": 6, "switch": 4, "small-fast": 4}
 
 
+def _parse_override(text: str):
+    """"key=value" -> (key, value as YAML scalar: number, bool or string)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SystemExit(f"--gating expects KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -38,9 +48,12 @@ def main(argv=None) -> int:
     p.add_argument("--mult", type=int, default=1, help="clips per suite = PLAN x mult")
     p.add_argument("--no-motion", action="store_true", help="ablation: withhold the previous frame")
     p.add_argument("--only", default=None, help="comma-separated suites of PLAN")
+    p.add_argument("--gating", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a gating parameter of the preset (repeatable), e.g. select=kappa")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    gating = dict(_parse_override(kv) for kv in args.gating)
     res: Dict[str, object] = {}
     t0 = time.time()
     only = set(args.only.split(",")) if args.only else set(PLAN)
@@ -49,7 +62,7 @@ def main(argv=None) -> int:
             continue
         n *= args.mult
         tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
-                                  use_motion=not args.no_motion)
+                                  use_motion=not args.no_motion, gating=gating)
         clips = training_clips(args.stream, n, mix={suite: 1.0}, start=args.start + args.spacing * k, num_frames=60)
         rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
         tracker.close()

@@ -107,3 +107,24 @@ def test_search_region_roundtrip_and_roi_size():
     assert np.allclose(r.crop_to_image(r.image_to_crop(box)), box, atol=1e-3)
     tiny = local_region(np.array([10, 10, 12, 12]), 160, 4.0, 96.0)
     assert 160 / tiny.sx == pytest.approx(96.0)  # clamped to min side
+
+
+def test_select_rule_picks_by_its_score():
+    """A strong heatmap peak with no language support vs a weaker peak the
+    correlation singles out: "cls" (MVLM Sec. 3.4's rule) takes the first,
+    "corr" and "kappa" (the fused confidence) the second."""
+    peaks, corr_at = [(5, 3, 3.0), (5, 12, 1.0)], [(5, 3, 0.0), (5, 12, 0.9)]
+    chosen = {}
+    for sel in ("cls", "kappa", "corr"):
+        gate = MVLMGate(GateConfig(select=sel, tau=-1.0))  # every candidate in S_t: the rule alone decides
+        c = cands_of(peaks, corr_at)
+        d = gate.step(c)
+        chosen[sel] = d.index
+        if sel == "kappa":
+            assert d.index == int(np.argmax(d.kappa))
+    assert chosen["cls"] == 0 and chosen["corr"] == 1 and chosen["kappa"] == 1
+
+
+def test_select_rule_is_validated():
+    with pytest.raises(ValueError, match="gating.select"):
+        GateConfig(select="area")
