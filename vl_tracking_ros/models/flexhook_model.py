@@ -15,13 +15,14 @@ sentence, reference points) is computed once per command by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, List, Sequence, Tuple
+from typing import ClassVar, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .flexhook_chook import ConditioningEnhancement, expand_boxes, neighbour_grid, sample_points, unit_to_box
+from .flexhook_motion import MotionToken
 from .flexhook_pcd import PairwiseCorrespondenceDecoder
 from .flexhook_temporal import TemporalIntegration
 
@@ -58,6 +59,12 @@ class FlexHookConfig:
         expression kind). Costs one more temporal MLP and PCD block per pair;
         False (default) is the original head, so older configs and weights
         are unchanged.
+    motion_history: H > 0 adds the long-history motion token
+        (:mod:`.flexhook_motion`): the tracklet's last H boxes, one frame
+        apart, summarised into one more shared trajectory token per scale (a
+        motion cue steadier than the grid displacements of the T sampled
+        frames under tracker box jitter, and long enough to see turning);
+        0 (default) is the original head.
     """
 
     text_dim: int = 384
@@ -73,10 +80,11 @@ class FlexHookConfig:
     scorer: str = "pcd"
     use_conditioning: bool = True
     thermal_tokens: bool = False
+    motion_history: int = 0
 
     #: added after weights were shipped: out of the config hash while off
     #: (:func:`.config.drop_unset_late_fields`)
-    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("thermal_tokens",)
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("thermal_tokens", "motion_history")
 
     @property
     def scale_channels(self) -> tuple:
@@ -92,6 +100,9 @@ class FlexHookConfig:
             raise ValueError(f"scorer must be 'pcd' or 'cosine', got {self.scorer!r}")
         if self.frames < 2 or self.grid < 1 or self.time_stride < 1:
             raise ValueError("frames >= 2, grid >= 1 and time_stride >= 1 required")
+        self.motion_history = int(self.motion_history)
+        if self.motion_history == 1 or self.motion_history < 0:
+            raise ValueError(f"motion_history must be 0 (off) or >= 2 frames, got {self.motion_history}")
         self.channels = tuple(int(c) for c in self.channels)
         if self.thermal_tokens and self.channels[-1] < 2:
             raise ValueError("thermal_tokens needs the finest map to carry features + 1 thermal channel")
@@ -120,6 +131,7 @@ class FlexHook(nn.Module):
         self.lang_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.LayerNorm(d))
         scales = cfg.scale_channels
         self.temporal = nn.ModuleList([TemporalIntegration(c, cfg.frames, d) for c in scales])
+        self.motion = MotionToken(cfg.motion_history, d) if cfg.motion_history else None
         if cfg.use_conditioning and cfg.scorer == "pcd":
             self.cond = ConditioningEnhancement(d, cfg.num_ref, cfg.heads)
             self.ref_proj = nn.ModuleList([nn.Linear(c, d) for c in scales])
@@ -186,9 +198,12 @@ class FlexHook(nn.Module):
             out.append(self.ref_proj[s](f) + pos)
         return out
 
-    def forward(self, maps: Sequence[torch.Tensor], boxes_norm: torch.Tensor, state: LanguageState) -> torch.Tensor:
+    def forward(self, maps: Sequence[torch.Tensor], boxes_norm: torch.Tensor, state: LanguageState,
+                motion_boxes: Optional[torch.Tensor] = None) -> torch.Tensor:
         """maps[s]: [T, C_s, H_s, W_s]; boxes_norm: [N, T, 4] normalised xyxy;
-        state: :meth:`encode_language`. Returns logits [E, N]."""
+        state: :meth:`encode_language`; motion_boxes: [N, H, 4] normalised xyxy,
+        the tracklets' last H = ``motion_history`` boxes one frame apart
+        (oldest first; required iff ``motion_history`` > 0). Returns logits [E, N]."""
         if len(maps) != len(self.cfg.channels):
             raise FlexHookInputError(f"expected {len(self.cfg.channels)} feature scales, got {len(maps)}")
         if boxes_norm.dim() != 3 or boxes_norm.shape[1:] != (self.cfg.frames, 4):
@@ -196,12 +211,21 @@ class FlexHook(nn.Module):
         for fm, c in zip(maps, self.cfg.channels):
             if fm.dim() != 4 or fm.shape[0] != self.cfg.frames or fm.shape[1] != c:
                 raise FlexHookInputError(f"feature map must be [T={self.cfg.frames}, C={c}, H, W], got {tuple(fm.shape)}")
+        h = self.cfg.motion_history
+        if h and (motion_boxes is None or motion_boxes.dim() != 3
+                  or tuple(motion_boxes.shape) != (boxes_norm.shape[0], h, 4)):
+            got = None if motion_boxes is None else tuple(motion_boxes.shape)
+            raise FlexHookInputError(f"this head has a motion token (motion_history={h}): motion_boxes must be "
+                                     f"[N={boxes_norm.shape[0]}, H={h}, 4], got {got}")
         e = state.num_expressions
         if boxes_norm.shape[0] == 0:
             return boxes_norm.new_zeros(e, 0)
         if self.cfg.thermal_tokens:   # the thermal channel becomes its own (X-modality) scale
             maps = list(maps[:-1]) + [maps[-1][:, :-1], maps[-1][:, -1:]]
         traj = self.trajectory_tokens(maps, boxes_norm)
+        if self.motion is not None:   # one more shared trajectory token per scale
+            mtok = self.motion(motion_boxes)
+            traj = [torch.cat([x, mtok], 1) for x in traj]
         if self.cfg.scorer == "cosine":
             pooled = torch.cat([x.mean(1) for x in traj], -1)
             tv = F.normalize(self.traj_head(pooled), dim=-1)

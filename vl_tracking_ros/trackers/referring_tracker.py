@@ -261,6 +261,7 @@ class ReferringTracker(Tracker):
         self._net_backends = self._build_backends(backend, engine_dir)
         fh = self.model_cfg.flexhook
         self._span = (fh.frames - 1) * fh.time_stride + 1
+        self._box_memory = max(self._span, fh.motion_history)   # frames of box history kept per track
         self._buffer_len = max(self.model_cfg.onetrack.window, self._span)
         self._queries: List[TargetQuery] = []
         self._lang: Optional[LanguageState] = None
@@ -395,7 +396,7 @@ class ReferringTracker(Tracker):
         for t in tracks:
             hist = self._history.setdefault(t.track_id, {})
             hist[idx] = t.box_xyxy / norm4
-            for old in [k for k in hist if k <= idx - self._span]:
+            for old in [k for k in hist if k <= idx - self._box_memory]:
                 del hist[old]
         t4 = time.perf_counter()
         results = self._refer(tracks, idx)
@@ -404,17 +405,30 @@ class ReferringTracker(Tracker):
                        association=(t4 - t3) * 1e3, referring=(t5 - t4) * 1e3)
         return TrackerOutput(tracks=results, mode="multi", search="global", timings_ms=timings)
 
-    def _track_boxes(self, track_ids: List[int], idx: int) -> Tuple[List[int], torch.Tensor]:
-        fh = self.model_cfg.flexhook
-        frame_ids = [idx - fh.time_stride * (fh.frames - 1 - k) for k in range(fh.frames)]
-        boxes = np.zeros((len(track_ids), fh.frames, 4), np.float32)
+    def _held_history(self, track_ids: List[int], frame_ids: List[int]) -> np.ndarray:
+        """[N, len(frame_ids), 4] normalised boxes of the tracks at those frames:
+        the latest box at or before each frame, else the track's first box."""
+        boxes = np.zeros((len(track_ids), len(frame_ids), 4), np.float32)
         for n, tid in enumerate(track_ids):
             hist = self._history[tid]
             known = sorted(hist)
             for k, f in enumerate(frame_ids):
                 before = [i for i in known if i <= f]
                 boxes[n, k] = hist[before[-1]] if before else hist[known[0]]
-        return frame_ids, torch.from_numpy(boxes).to(self.device)
+        return boxes
+
+    def _track_boxes(self, track_ids: List[int], idx: int) -> Tuple[List[int], torch.Tensor]:
+        fh = self.model_cfg.flexhook
+        frame_ids = [idx - fh.time_stride * (fh.frames - 1 - k) for k in range(fh.frames)]
+        return frame_ids, torch.from_numpy(self._held_history(track_ids, frame_ids)).to(self.device)
+
+    def _motion_boxes(self, track_ids: List[int], idx: int) -> Optional[torch.Tensor]:
+        """[N, H, 4] last H boxes one frame apart for FlexHook's motion token (None if off)."""
+        h = self.model_cfg.flexhook.motion_history
+        if not h:
+            return None
+        frame_ids = [idx - (h - 1 - k) for k in range(h)]
+        return torch.from_numpy(self._held_history(track_ids, frame_ids)).to(self.device)
 
     def _refer(self, tracks, idx: int) -> List[TrackResult]:
         if not tracks or self._lang is None:
@@ -425,7 +439,8 @@ class ReferringTracker(Tracker):
         oldest = self._frames[0]
         sel = [by_index.get(f, oldest if f < oldest.index else self._frames[-1]) for f in frame_ids]
         maps = [torch.stack([f.f16 for f in sel]), torch.stack([torch.cat([f.f8, f.th8]) for f in sel])]
-        scores = torch.sigmoid(self.models.flexhook(maps, boxes, self._lang)).cpu().numpy()  # [E, N]
+        logits = self.models.flexhook(maps, boxes, self._lang, self._motion_boxes(ids, idx))
+        scores = torch.sigmoid(logits).cpu().numpy()  # [E, N]
         cfg = self.config
         best: Dict[int, Tuple[float, int]] = {}
         for e in range(scores.shape[0]):

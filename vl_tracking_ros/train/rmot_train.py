@@ -154,33 +154,54 @@ def train_onetrack(model, clips: Sequence[CachedClip], cfg: Dict[str, Any], rng:
 
 
 # ------------------------------------------------------------------ FlexHook
+def _held_boxes(clip: CachedClip, ids: Sequence[int], t: int, fidx: Sequence[int]) -> np.ndarray:
+    """[N, len(fidx), 4] normalised boxes of objects ``ids`` at frames ``fidx``
+    (oldest first, ending at t); where an object was not in view, the box of
+    the nearest later known frame is held (so before it appeared: its first box)."""
+    boxes = np.zeros((len(ids), len(fidx), 4), np.float32)
+    for n, oid in enumerate(ids):
+        last = clip.norm_boxes[t][oid]
+        for k in range(len(fidx) - 1, -1, -1):
+            b = clip.norm_boxes[fidx[k]].get(oid)
+            if b is not None:
+                last = b
+            boxes[n, k] = last
+    return boxes
+
+
 def flexhook_sample(clip: CachedClip, t: int, frames: int, stride: int, max_expr: int, noise: NoiseConfig,
-                    rng: np.random.Generator):
-    """One training sample at frame t: maps, noisy tracklet boxes, texts, labels.
+                    rng: np.random.Generator, motion_history: int = 0):
+    """One training sample at frame t: maps, noisy tracklet boxes, texts, labels
+    (and, when ``motion_history`` H > 0, the noisy last-H-frame boxes for
+    FlexHook's motion token, else None).
 
     Tracklets are the objects detectable at t; their boxes at the T history
     frames (``stride`` apart) are held from the nearest known frame when the
-    object was not in view.
+    object was not in view. With a motion history the perturbations are drawn
+    once on the whole one-frame-apart history (``max(H, span)`` frames) and
+    the T grid frames are taken from it, so both inputs see the same
+    tracking noise, as they do at run time.
     """
     ids = sorted(clip.boxes[t])
     if not ids or not clip.expressions:
         return None
     fidx = [max(t - stride * (frames - 1 - k), 0) for k in range(frames)]
-    boxes = np.zeros((len(ids), frames, 4), np.float32)
-    for n, oid in enumerate(ids):
-        last = clip.norm_boxes[t][oid]
-        for k in range(frames - 1, -1, -1):
-            b = clip.norm_boxes[fidx[k]].get(oid)
-            if b is not None:
-                last = b
-            boxes[n, k] = last
-    boxes = perturb(boxes, noise, rng)
+    motion = None
+    if motion_history:
+        span = (frames - 1) * stride + 1
+        hl = max(motion_history, span)
+        long = perturb(_held_boxes(clip, ids, t, [max(t - (hl - 1 - k), 0) for k in range(hl)]), noise, rng)
+        boxes = long[:, [hl - 1 - stride * (frames - 1 - k) for k in range(frames)]]
+        motion = torch.from_numpy(np.ascontiguousarray(long[:, hl - motion_history:]))
+    else:
+        boxes = perturb(_held_boxes(clip, ids, t, fidx), noise, rng)
     order = rng.permutation(len(clip.expressions))[:max_expr]
     exprs = [clip.expressions[int(i)] for i in order]
     labels = np.array([[1.0 if oid in refs else 0.0 for oid in ids] for _, refs in exprs], np.float32)
     f16 = clip.f16[fidx].float()
     f8 = torch.cat([clip.f8[fidx], clip.th8[fidx]], 1).float()
-    return [f16, f8], torch.from_numpy(boxes), [t for t, _ in exprs], torch.from_numpy(labels)
+    return [f16, f8], torch.from_numpy(np.ascontiguousarray(boxes)), [t for t, _ in exprs], \
+        torch.from_numpy(labels), motion
 
 
 def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict[str, Any], rng: np.random.Generator,
@@ -212,13 +233,14 @@ def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict
         opt.zero_grad(set_to_none=True)
         for _ in range(batch):
             c = clips[int(rng.integers(len(clips)))]
-            s = flexhook_sample(c, int(rng.integers(0, c.num_frames)), fc.frames, fc.time_stride, max_expr, noise, rng)
+            s = flexhook_sample(c, int(rng.integers(0, c.num_frames)), fc.frames, fc.time_stride, max_expr, noise, rng,
+                                fc.motion_history)
             if s is None:
                 continue
-            maps, boxes, texts, labels = s
+            maps, boxes, texts, labels, motion = s
             tok, mask = bank.get(texts)
             state = model.encode_language(tok, mask)
-            logits = model(maps, boxes, state)
+            logits = model(maps, boxes, state, motion)
             focal = pair_focal_loss(logits, labels)
             barrier = reference_barrier_loss(state.ref_points) if state.ref_points.numel() else logits.sum() * 0
             loss = (focal + wb * barrier) / batch

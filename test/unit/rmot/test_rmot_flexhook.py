@@ -180,3 +180,70 @@ def test_thermal_tokens_scale_sees_only_the_thermal_channel():
     assert g is not None and g.abs().sum() > 0
     with pytest.raises(ValueError, match="thermal_tokens"):
         FlexHookConfig(channels=(16, 1), thermal_tokens=True)
+
+
+def _moving_history(n=3, h=8, vx=0.01, seed=2):
+    """[n, h, 4] boxes moving vx per frame in x (oldest first)."""
+    g = torch.Generator().manual_seed(seed)
+    c = torch.rand(n, 1, 2, generator=g) * 0.4 + 0.3
+    steps = torch.arange(h, dtype=torch.float32).view(1, h, 1) - (h - 1)
+    ctr = c + torch.cat([steps * vx, torch.zeros_like(steps)], -1)
+    return torch.cat([ctr - 0.05, ctr + 0.05], -1)
+
+
+def test_motion_token_shapes_gradients_and_input_checks():
+    m, cfg = _model(motion_history=8)
+    m.train()
+    maps, boxes, lang, valid = _inputs()
+    state = m.encode_language(lang, valid)
+    hist = _moving_history()
+    logits = m(maps, boxes, state, hist)
+    assert logits.shape == (3, 3)
+    pair_focal_loss(logits, torch.eye(3)).backward()
+    g = dict(m.named_parameters())["motion.mlp.0.weight"].grad
+    assert g is not None and g.abs().sum() > 0
+    with pytest.raises(FlexHookInputError, match="motion_history=8"):
+        m(maps, boxes, state)                       # the head needs the history
+    with pytest.raises(FlexHookInputError, match="motion_boxes must be"):
+        m(maps, boxes, state, hist[:, :5])
+    with pytest.raises(ValueError, match="motion_history"):
+        FlexHookConfig(motion_history=1)
+
+
+def test_motion_token_sees_direction_and_stays_out_of_old_config_hash():
+    from vl_tracking_ros.models.config import config_hash
+    from vl_tracking_ros.models.flexhook_motion import MotionToken
+
+    left = MotionToken.features(_moving_history(vx=-0.01), 10.0)
+    right = MotionToken.features(_moving_history(vx=0.01), 10.0)
+    # centre x offsets relative to the newest frame: positive for a left mover's past, negative for a right mover's
+    assert (left[:, 0] > 0).all() and (right[:, 0] < 0).all()
+    assert torch.allclose(left[:, 28], torch.zeros(3)) and torch.allclose(left[:, 29], torch.zeros(3))
+    m, _ = _model(motion_history=8)
+    with torch.no_grad():
+        maps, boxes, lang, valid = _inputs()
+        state = m.encode_language(lang, valid)
+        a = m(maps, boxes, state, _moving_history(vx=-0.01))
+        b = m(maps, boxes, state, _moving_history(vx=0.01))
+    assert not torch.allclose(a, b)                 # the motion token reaches the scores
+    assert config_hash(FlexHookConfig()) == config_hash(FlexHookConfig(motion_history=0))
+    assert config_hash(FlexHookConfig()) != config_hash(FlexHookConfig(motion_history=16))
+
+
+def test_training_sample_motion_history_shares_the_noise():
+    from vl_tracking_ros.train.rmot_data import CachedClip
+    from vl_tracking_ros.train.rmot_train import flexhook_sample
+
+    f = 20
+    nb = [{1: np.array([0.1 + 0.01 * i, 0.4, 0.2 + 0.01 * i, 0.5], np.float32),
+           2: np.array([0.6, 0.1 + 0.005 * i, 0.7, 0.2 + 0.005 * i], np.float32)} for i in range(f)]
+    clip = CachedClip("toy", torch.zeros(f, 40, 3, 4, dtype=torch.float16), torch.zeros(f, 112, 2, 2, dtype=torch.float16),
+                      torch.zeros(f, 1, 3, 4, dtype=torch.float16), [dict(b) for b in nb], nb, [("x", frozenset({1}))])
+    rng = np.random.default_rng(0)
+    maps, boxes, texts, labels, motion = flexhook_sample(clip, 15, 4, 2, 6, NoiseConfig(), rng, motion_history=10)
+    assert boxes.shape == (2, 4, 4) and motion.shape == (2, 10, 4)
+    # grid frames t-6, t-4, t-2, t are frames 3, 5, 7, 9 of the 10-frame motion history (same noisy boxes)
+    assert torch.equal(boxes, motion[:, [3, 5, 7, 9]])
+    _, boxes0, _, _, none = flexhook_sample(clip, 15, 4, 2, 6, NoiseConfig.off(), rng)
+    assert none is None
+    assert np.allclose(boxes0[0, :, 0].numpy(), [0.1 + 0.01 * k for k in (9, 11, 13, 15)])
