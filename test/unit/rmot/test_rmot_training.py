@@ -74,3 +74,36 @@ def test_config_errors(cfg, match, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=match):
         rmot_train.run(dict(cfg, **({"train": dict(cfg.get("train", {}), out=str(tmp_path / "w.safetensors"))}
                                     if cfg.get("kind") == "rmot" else {})), progress=False)
+
+
+def test_motion_history_head_trains_and_runs_in_the_tracker(data):
+    """FlexHook with the long-history motion token: a short training run lowers
+    its loss, and the ReferringTracker feeds it each track's last H boxes."""
+    from vl_tracking_ros.core.types import TargetQuery
+    from vl_tracking_ros.data.world import render_clip
+    from vl_tracking_ros.trackers.referring_tracker import ReferringTracker
+
+    _, clips, bank = data
+    mc = model_config_from_dict(dict(SMALL, flexhook=dict(SMALL["flexhook"], motion_history=6)))
+    torch.manual_seed(0)
+    models = RmotModels(mc)
+    log = []
+    rmot_train.train_flexhook(models.flexhook, clips, bank, {"steps": 30, "batch": 4, "lr": 2e-3},
+                              np.random.default_rng(0), log, progress=False)
+    assert _mean(log, "flexhook", "focal", slice(-8, None)) < _mean(log, "flexhook", "focal", slice(0, 8))
+    from vl_tracking_ros.trackers.referring_tracker import tracker_config_from_dict
+
+    # OneTrack-M is untrained here: a near-zero threshold makes its heatmap peaks tracks
+    tcfg = tracker_config_from_dict({"detection_threshold": 0.01, "score_on": 0.0, "score_off": 0.0,
+                                     "association": {"birth_score": 0.01}})
+    tracker = ReferringTracker(models, config=tcfg, device="cpu", name="rmot-test")
+    assert tracker._box_memory == 6
+    cfg, seed = training_clip_configs(1, 99_100_000, num_frames=10)[0]
+    clip = render_clip(cfg.with_(width=160, height=128, num_objects=4), seed)
+    tracker.set_commands([TargetQuery("cars moving left", multi=True)])
+    seen = []
+    for f in clip.frames:
+        out = tracker.step(f)
+        assert out.mode == "multi"
+        seen.append(max((len(h) for h in tracker._history.values()), default=0))
+    assert max(seen) <= 6 and max(seen) >= 2
