@@ -53,6 +53,5 @@ class MotionToken(nn.Module):
         return torch.cat([torch.cat([off, size], -1).flatten(1), now], -1)
 
     def forward(self, boxes: torch.Tensor) -> torch.Tensor:
-        if boxes.dim() != 3 or boxes.shape[1:] != (self.history, 4):
-            raise ValueError(f"motion boxes must be [N, H={self.history}, 4], got {tuple(boxes.shape)}")
+        # shape checked by the caller (FlexHook.forward -> FlexHookInputError)
         return self.norm(self.mlp(self.features(boxes, self.offset_scale)))[:, None]
