@@ -28,7 +28,7 @@ import numpy as np
 from .candidates import Candidates, box_iou
 
 
-SELECT_SCORES = ("cls", "kappa", "corr")
+SELECT_SCORES = ("cls", "kappa", "corr", "ranker")
 
 
 @dataclass
@@ -62,7 +62,11 @@ class GateConfig:
         MVLM Sec. 3.4 states the rule; ``"kappa"`` the fused MVLM confidence
         kappa_mvlm (the "highest-scoring box" of MVLM's overview: margins
         of correlation and classification plus memory); ``"corr"`` the
-        region-average VL correlation rho(b) alone.
+        region-average VL correlation rho(b) alone; ``"ranker"`` the
+        learned candidate ranker (:mod:`.candidate_ranker`; the tracker
+        passes its scores to :meth:`MVLMGate.step`, kappa without them).
+        The pool (S_t, or every candidate when S_t is empty) and the
+        search gating are the same for every choice.
     """
 
     alpha: float = 0.5
@@ -131,8 +135,14 @@ class MVLMGate:
         d_cls = np.tanh((cands.cls_scores - cls_run) / cfg.cls_scale)
         return d_corr.astype(np.float32), d_cls.astype(np.float32)
 
-    def step(self, cands: Candidates) -> GateDecision:
-        """Score the candidates, choose one, update memory and the search mode."""
+    def step(self, cands: Candidates, rank_fn=None) -> GateDecision:
+        """Score the candidates, choose one, update memory and the search mode.
+
+        rank_fn: a callable (d_corr, d_cls, kappa) -> (K,) scores (higher =
+        more likely the referent), called whenever given (the tracker also
+        records candidate evidence through it); its scores pick the box only
+        with ``select: ranker`` (without it that rule falls back to kappa).
+        """
         cfg = self.config
         if len(cands) == 0:
             self.frames_unconfident += 1
@@ -145,7 +155,15 @@ class MVLMGate:
         in_s = kappa >= cfg.tau
         confident = bool(in_s.any())
         pool = np.nonzero(in_s)[0] if confident else np.arange(len(cands))
-        score = {"cls": cands.cls_scores, "kappa": kappa, "corr": cands.corr_scores}[cfg.select]
+        ranked = None
+        if rank_fn is not None:
+            ranked = np.asarray(rank_fn(d_corr, d_cls, kappa), np.float64).reshape(-1)
+            if ranked.shape[0] != len(cands):
+                raise ValueError(f"rank_fn returned {ranked.shape[0]} scores for {len(cands)} candidates")
+        if cfg.select == "ranker":
+            score = kappa if ranked is None else ranked
+        else:
+            score = {"cls": cands.cls_scores, "kappa": kappa, "corr": cands.corr_scores}[cfg.select]
         index = int(pool[np.argmax(score[pool])])
         self.memory = float(kappa_mem[index])
         self.frames_unconfident = 0 if confident else self.frames_unconfident + 1

@@ -123,6 +123,23 @@ class TextEncoder(nn.Module):
         """Encode one command (cached)."""
         return self.encode_batch([text])[0]
 
+    @torch.no_grad()
+    def sentence_embedding(self, text: str, max_tokens: int = 48) -> np.ndarray:
+        """(D,) float32 unit-norm mean-pooled embedding of the whole
+        expression (up to ``max_tokens`` tokens, independent of the fixed L
+        the per-frame network uses); once per command, not cached."""
+        if not isinstance(text, str) or not text.strip():
+            raise EmptyCommandError(f"empty command text {text!r}: nothing to track")
+        enc = self.tokenizer([" ".join(text.strip().lower().split())], truncation=True, max_length=int(max_tokens),
+                             return_tensors="pt")
+        device = next(self.model.parameters()).device
+        kwargs = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        model = self.model.text_model if hasattr(self.model, "text_model") else self.model
+        hidden = model(**kwargs).last_hidden_state.float()[0]
+        m = enc["attention_mask"][0].to(hidden.device, hidden.dtype)[:, None]
+        v = (hidden * m).sum(0) / m.sum().clamp_min(1.0)
+        return (v / v.norm().clamp_min(1e-6)).cpu().numpy().astype(np.float32)
+
     def forward(self, texts: Sequence[str]):
         """texts -> (tokens (B, L, D) float32 tensor, mask (B, L) bool tensor)."""
         items = self.encode_batch(texts)

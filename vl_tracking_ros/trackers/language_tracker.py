@@ -69,6 +69,16 @@ class LanguageTracker(Tracker):
         frame ``motion_gap`` back exists: a target picked without motion
         evidence ("the car moving left" among cars) would otherwise be locked
         in by the local search.
+    record_candidates: keep the last frame's candidate evidence in
+        ``last_candidates`` (features, crops, boxes, sentence embedding;
+        what the candidate ranker is trained on).
+
+    Candidate ranker: with ``gating.select: ranker`` the preset's
+    ``ranker:`` section and the ``<preset>-ranker`` weights re-order MVLM's
+    candidates (:mod:`~vl_tracking_ros.models.candidate_ranker`, always run
+    in torch: K <= top_n candidates, ~1 ms). Missing or mismatched ranker
+    weights are a stated fallback, not an error: a warning, the kappa rule,
+    and ``ranker_status`` says why.
     """
 
     multi_target = False
@@ -77,7 +87,7 @@ class LanguageTracker(Tracker):
                  weights_dir: Optional[str] = None, device: str = "cpu", backend: str = "torch",
                  modalities: Optional[Sequence[str]] = None, search_mode: str = "gated",
                  gating: Optional[Dict[str, Any]] = None, num_threads: Optional[int] = None,
-                 use_motion: bool = True, motion_warmup: bool = True):
+                 use_motion: bool = True, motion_warmup: bool = True, record_candidates: bool = False):
         import torch
 
         from ..engines.cache import build_cached_backend
@@ -121,6 +131,7 @@ class LanguageTracker(Tracker):
         self.network = LanguageTrackingNetwork(mc, text_dim=self.text_encoder.dim)
         self.weights_entry = load_trained_weights(self.network, preset, config_hash(mc), weights_dir)
         self.network.eval()
+        self._init_ranker(preset, weights_dir, record_candidates)
         self.x_modalities: List[str] = use
         self.supported_modalities = tuple(["rgb"] + use)
         self.device = device
@@ -170,8 +181,12 @@ class LanguageTracker(Tracker):
             return
         self._query = single
         self._text = None
+        self._sentence = None
         if single is not None:
             self._text = self._backends["global"].encode_text([single.expression])  # once per command
+            if self.featurizer is not None:
+                tokens = self.preset_config.ranker.sentence_tokens if self.preset_config.ranker else 48
+                self._sentence = self.text_encoder.sentence_embedding(single.expression, tokens)
             self._track_id += 1
         # new command: reset memory and force a global search (MVLM Sec. 3.4)
         self.gate.reset()
@@ -183,6 +198,8 @@ class LanguageTracker(Tracker):
         """"stop": drop the command, the target memory and the motion frame history."""
         self.set_commands([])
         self._gray_history.clear()
+        if self.featurizer is not None:
+            self.featurizer.reset()
 
     def _region(self, frame: SensorFrame) -> SearchRegion:
         mc, gc = self.preset_config.model, self.gate.config
@@ -225,7 +242,10 @@ class LanguageTracker(Tracker):
         t2 = time.perf_counter()
         cands = self._decode(out, region, frame)
         t3 = time.perf_counter()
-        decision = self.gate.step(cands)
+        rank_fn = None
+        if self.featurizer is not None:
+            rank_fn = self._rank_fn(frame, cands, region, gray_now, gray_prev)
+        decision = self.gate.step(cands, rank_fn)
         warming_up = (self.motion_warmup and mc.motion_input and self.use_motion and gray_prev is None)
         if warming_up:  # no motion evidence yet: answer, but do not commit (next frame searches globally)
             self.gate.reset()
@@ -271,6 +291,65 @@ class LanguageTracker(Tracker):
         b[:, 1::2] = np.clip(b[:, 1::2], 0, frame.height)
         ok = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
         return replace(cands, boxes_xyxy=b[ok], cls_scores=cands.cls_scores[ok], corr_scores=cands.corr_scores[ok])
+
+    # ------------------------------------------------------------ ranker
+    def _init_ranker(self, preset: str, weights_dir: Optional[str], record: bool) -> None:
+        from ..models.candidate_features import CandidateFeaturizer
+
+        self.ranker = None
+        self.featurizer = None
+        self.record_candidates = bool(record)
+        self.last_candidates: Optional[Dict[str, np.ndarray]] = None
+        self._sentence: Optional[np.ndarray] = None
+        self.ranker_status = "off"
+        rc = self.preset_config.ranker
+        if self.gate.config.select == "ranker":
+            reason = None
+            if rc is None:
+                reason = f"preset {preset!r} has gating.select: ranker but no ranker: section"
+            else:
+                from ..models.candidate_ranker import CandidateRanker
+                from ..models.weights import load_trained_weights
+
+                ranker = CandidateRanker(rc)
+                try:
+                    self.ranker_entry = load_trained_weights(ranker, f"{preset}-ranker", config_hash(rc), weights_dir)
+                except WeightsError as exc:
+                    reason = str(exc)
+                else:
+                    self.ranker = ranker.eval()
+                    self.ranker_status = "on"
+            if reason is not None:
+                LOG.warning("candidate ranker unavailable (%s); falling back to gating.select: kappa", reason)
+                self.gate.config = replace(self.gate.config, select="kappa")
+                self.ranker_status = f"fallback to kappa: {reason}"
+        if self.ranker is not None or self.record_candidates:
+            self.featurizer = CandidateFeaturizer(rc.crop_size if rc is not None else 16)
+
+    def _rank_fn(self, frame: SensorFrame, cands: Candidates, region: SearchRegion, gray_now, gray_prev):
+        """The gate's rank_fn for this frame: featurize, record, score."""
+        def rank(d_corr: np.ndarray, d_cls: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+            feats, crops = self.featurizer(
+                frame.image_rgb, cands, d_corr, d_cls, kappa, region.kind == "global",
+                thermal_k=frame.thermal_k if "thermal" in self.x_modalities else None,
+                depth_m=frame.depth_m if "depth" in self.x_modalities else None,
+                gray_now=gray_now, gray_prev=gray_prev)
+            scores = kappa if self.ranker is None else self._rank(feats, crops)
+            if self.record_candidates:
+                self.last_candidates = {"features": feats, "crops": crops, "boxes_xyxy": cands.boxes_xyxy.copy(),
+                                        "sentence": self._sentence, "scores": np.asarray(scores, np.float32)}
+            return scores
+        return rank
+
+    def _rank(self, feats: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        """(K,) ranker logits of one frame's candidates (torch, no grad)."""
+        import torch
+
+        with torch.no_grad():
+            k = feats.shape[0]
+            logits = self.ranker(torch.from_numpy(feats)[None], torch.from_numpy(crops)[None],
+                                 torch.ones(1, k, dtype=torch.bool), torch.from_numpy(self._sentence)[None])
+        return logits[0].numpy()
 
     def _modality_weights(self, out: Dict[str, np.ndarray], present: np.ndarray) -> Dict[str, float]:
         """rgb: 1 - x_share; each present X modality: x_share * its router mass

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
+from ..models.candidate_ranker import RankerConfig
 from ..models.config import ModelConfig, config_from_dict
 from ..models.errors import ModelConfigError
 from ..models.gating import GateConfig
@@ -74,7 +75,9 @@ class TrainConfig:
 
 @dataclass
 class PresetConfig:
-    """A whole preset YAML: name, model, gating, train, plus its file hash."""
+    """A whole preset YAML: name, model, gating, train, the optional
+    candidate ranker (``ranker:``; its weights are ``<preset>-ranker``),
+    plus its file hash (model + train sections only)."""
 
     preset: str
     model: ModelConfig
@@ -82,10 +85,14 @@ class PresetConfig:
     train: TrainConfig
     path: str = ""
     recipe_hash: str = ""
+    ranker: Optional[RankerConfig] = None
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"preset": self.preset, "model": asdict(self.model), "gating": asdict(self.gating),
-                "train": asdict(self.train)}
+        out = {"preset": self.preset, "model": asdict(self.model), "gating": asdict(self.gating),
+               "train": asdict(self.train)}
+        if self.ranker is not None:
+            out["ranker"] = asdict(self.ranker)
+        return out
 
 
 def preset_yaml_path(preset: str) -> str:
@@ -95,12 +102,27 @@ def preset_yaml_path(preset: str) -> str:
     return str(model_config_path(preset))
 
 
+def _ranker_config(data: Dict[str, Any], path: str) -> Optional[RankerConfig]:
+    """The optional ``ranker:`` section, validated (ModelConfigError otherwise)."""
+    if "ranker" not in data:
+        return None
+    try:
+        cfg = config_from_dict(RankerConfig, data.get("ranker"), f"{path}:ranker")
+        cfg.validate()
+    except ModelConfigError:
+        raise
+    except ValueError as exc:
+        raise ModelConfigError(f"{path}: {exc}") from exc
+    return cfg
+
+
 def load_preset_config(path: str) -> PresetConfig:
     """Parse and validate a preset YAML (unknown keys -> ModelConfigError)."""
     data = read_yaml_mapping(path, "preset config", ModelConfigError)
-    unknown = sorted(set(data) - {"preset", "model", "gating", "train"})
+    unknown = sorted(set(data) - {"preset", "model", "gating", "train", "ranker"})
     if unknown:
-        raise ModelConfigError(f"{path}: unknown top-level key(s) {unknown}; valid: preset, model, gating, train")
+        raise ModelConfigError(f"{path}: unknown top-level key(s) {unknown}; valid: preset, model, gating, train, "
+                               "ranker")
     if "preset" not in data:
         raise ModelConfigError(f"{path}: missing 'preset'")
     cfg = PresetConfig(
@@ -109,6 +131,7 @@ def load_preset_config(path: str) -> PresetConfig:
         gating=config_from_dict(GateConfig, data.get("gating"), f"{path}:gating"),
         train=config_from_dict(TrainConfig, data.get("train"), f"{path}:train"),
         path=path,
+        ranker=_ranker_config(data, path),
     )
     payload = json.dumps({"model": asdict(cfg.model), "train": asdict(cfg.train)}, sort_keys=True)
     cfg.recipe_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
