@@ -67,6 +67,9 @@ class GateConfig:
         passes its scores to :meth:`MVLMGate.step`, kappa without them).
         The pool (S_t, or every candidate when S_t is empty) and the
         search gating are the same for every choice.
+    ranker_pool: with ``select: ranker``, ``"s_t"`` picks within the pool
+        above; ``"all"`` lets the ranker pick among every candidate (S_t
+        still decides local ROI vs relocalization).
     """
 
     alpha: float = 0.5
@@ -83,10 +86,13 @@ class GateConfig:
     lost_after: int = 15
     min_score: float = 0.05
     select: str = "cls"
+    ranker_pool: str = "s_t"
 
     def __post_init__(self) -> None:
         if self.select not in SELECT_SCORES:
             raise ValueError(f"gating.select must be one of {SELECT_SCORES}, got {self.select!r}")
+        if self.ranker_pool not in ("s_t", "all"):
+            raise ValueError(f"gating.ranker_pool must be 's_t' or 'all', got {self.ranker_pool!r}")
 
 
 @dataclass
@@ -162,6 +168,8 @@ class MVLMGate:
                 raise ValueError(f"rank_fn returned {ranked.shape[0]} scores for {len(cands)} candidates")
         if cfg.select == "ranker":
             score = kappa if ranked is None else ranked
+            if ranked is not None and cfg.ranker_pool == "all":
+                pool = np.arange(len(cands))
         else:
             score = {"cls": cands.cls_scores, "kappa": kappa, "corr": cands.corr_scores}[cfg.select]
         index = int(pool[np.argmax(score[pool])])

@@ -178,6 +178,11 @@ def test_gate_select_ranker_uses_the_scores_within_the_pool():
     gate = MVLMGate(GateConfig(select="ranker", tau=0.5))                # S_t = the first one only
     d = gate.step(cands, rank)
     assert d.confident and d.index == 0
+    gate = MVLMGate(GateConfig(select="ranker", tau=0.5, ranker_pool="all"))
+    d = gate.step(cands, rank)
+    assert d.confident and d.index == 2                                  # S_t still gates, the ranker picks
+    with pytest.raises(ValueError, match="ranker_pool"):
+        GateConfig(ranker_pool="none")
     gate = MVLMGate(GateConfig(select="ranker"))
     assert gate.step(cands).index == MVLMGate(GateConfig(select="kappa")).step(cands).index  # no scores: kappa
     gate = MVLMGate(GateConfig(select="kappa", tau=-1.0))
