@@ -406,15 +406,25 @@ class ReferringTracker(Tracker):
         return TrackerOutput(tracks=results, mode="multi", search="global", timings_ms=timings)
 
     def _held_history(self, track_ids: List[int], frame_ids: List[int]) -> np.ndarray:
-        """[N, len(frame_ids), 4] normalised boxes of the tracks at those frames:
-        the latest box at or before each frame, else the track's first box."""
+        """[N, len(frame_ids), 4] normalised boxes of the tracks at those frames.
+
+        A frame where the track has no box (a gap, or before the track was
+        born) holds the nearest LATER known box up to the newest frame asked
+        for, as the training samples do (``rmot_train._held_boxes``); a track
+        with no box at or after a frame (lost, coasting) holds its latest box
+        before it.
+        """
         boxes = np.zeros((len(track_ids), len(frame_ids), 4), np.float32)
+        newest = max(frame_ids) if frame_ids else 0
         for n, tid in enumerate(track_ids):
             hist = self._history[tid]
-            known = sorted(hist)
+            known = sorted(i for i in hist if i <= newest) or sorted(hist)
             for k, f in enumerate(frame_ids):
-                before = [i for i in known if i <= f]
-                boxes[n, k] = hist[before[-1]] if before else hist[known[0]]
+                if f in hist:
+                    boxes[n, k] = hist[f]
+                    continue
+                later = [i for i in known if i > f]
+                boxes[n, k] = hist[later[0]] if later else hist[known[-1]]
         return boxes
 
     def _track_boxes(self, track_ids: List[int], idx: int) -> Tuple[List[int], torch.Tensor]:

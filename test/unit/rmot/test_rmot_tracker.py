@@ -150,3 +150,39 @@ def test_optional_thermal_tokens_keep_older_config_hashes():
     h_off, h_off2, h_on = (model_config_from_dict(c).config_hash() for c in (off, off_explicit, on))
     assert h_off == h_off2 != h_on
     assert "thermal_tokens" not in model_config_from_dict(off).to_dict()["flexhook"]
+
+
+def test_history_gap_fill_matches_training_samples(tracker):
+    """A gap in a track's box history (and frames before its birth) is filled
+    the way training samples fill it (rmot_train._held_boxes: the nearest
+    later known box), so FlexHook sees at run time what it was trained on."""
+    from types import SimpleNamespace
+
+    from vl_tracking_ros.train.rmot_train import _held_boxes
+
+    box = {f: np.array([0.1 * f, 0.2, 0.1 * f + 0.05, 0.3], np.float32) for f in (2, 3, 6, 8)}
+    frame_ids = [0, 2, 4, 5, 6, 7, 8]
+    clip = SimpleNamespace(norm_boxes=[{5: box[f]} if f in box else {} for f in range(9)])
+    saved = tracker._history
+    try:
+        tracker._history = {5: dict(box)}
+        got = tracker._held_history([5], frame_ids)
+    finally:
+        tracker._history = saved
+    want = _held_boxes(clip, [5], 8, frame_ids)
+    np.testing.assert_array_equal(got, want)
+    # frame 0 (before birth) -> first box; 4, 5 (gap) -> box at 6; 7 -> box at 8
+    np.testing.assert_array_equal(got[0, [0, 2, 3, 5]], np.stack([box[2], box[6], box[6], box[8]]))
+
+
+def test_history_of_a_coasting_track_holds_its_last_box(tracker):
+    """A track with no box at or after a frame (lost, coasting) holds its
+    latest earlier box."""
+    saved = tracker._history
+    b = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
+    try:
+        tracker._history = {1: {3: b}}
+        got = tracker._held_history([1], [3, 5, 7])
+    finally:
+        tracker._history = saved
+    np.testing.assert_array_equal(got[0], np.stack([b, b, b]))
