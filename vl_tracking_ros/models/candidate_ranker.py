@@ -16,7 +16,14 @@ pool S_t (or all candidates when S_t is empty), using
 
 ``CandidateRanker.forward(features (B, K, F), crops (B, K, 4, S, S), valid
 (B, K) bool, sentence (B, D_text))`` -> logits (B, K) float32 (``-1e4`` where
-not valid). Trained with a softmax cross-entropy over each frame's
+not valid).
+
+``kind: linear`` (:class:`LinearCandidateRanker`, same call) is the
+conditional-logit baseline: one weight per standardized feature, no crops,
+no sentence, no set interaction. On held-out training-stream clips it
+generalises better than the set transformer with the data we can collect
+on CPU (docs/sot-model.md, "Candidate ranker"); :func:`build_ranker` picks
+the class from the config. Trained with a softmax cross-entropy over each frame's
 candidates (:func:`ranking_loss`); shipped as its own safetensors file with a
 manifest entry ``<preset>-ranker``.
 """
@@ -31,6 +38,7 @@ from torch import nn
 from .candidate_features import CROP_CHANNELS, NUM_FEATURES
 
 INVALID_LOGIT = -1.0e4
+RANKER_KINDS = ("set", "linear")
 
 
 @dataclass
@@ -52,8 +60,11 @@ class RankerConfig:
     sentence_tokens: int = 48
     num_features: int = NUM_FEATURES
     dropout: float = 0.1
+    kind: str = "set"
 
     def validate(self) -> None:
+        if self.kind not in RANKER_KINDS:
+            raise ValueError(f"ranker.kind must be one of {RANKER_KINDS}, got {self.kind!r}")
         if self.num_features != NUM_FEATURES:
             raise ValueError(f"ranker.num_features must be {NUM_FEATURES} (candidate_features), got {self.num_features}")
         if self.d_model % self.num_heads:
@@ -96,6 +107,47 @@ class CandidateRanker(nn.Module):
         x = self.encoder(seq, src_key_padding_mask=pad)[:, 1:]
         logits = self.out(x).squeeze(-1)
         return logits.masked_fill(~valid, INVALID_LOGIT)
+
+
+class LinearCandidateRanker(nn.Module):
+    """Conditional logit over the candidates: ``w . (f - mean) / std + b``.
+
+    ``feature_mean`` / ``feature_std`` (F,) float32 are buffers set from the
+    training rows (:meth:`set_standardization`) and shipped with the weights.
+    crops and sentence are accepted (same call as :class:`CandidateRanker`)
+    and ignored.
+    """
+
+    def __init__(self, cfg: RankerConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.register_buffer("feature_mean", torch.zeros(cfg.num_features))
+        self.register_buffer("feature_std", torch.ones(cfg.num_features))
+        self.score = nn.Linear(cfg.num_features, 1)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    def set_standardization(self, mean: torch.Tensor, std: torch.Tensor, min_std: float = 1e-2) -> None:
+        """mean, std: (F,) per-feature statistics of valid training candidates;
+        std is floored at ``min_std`` so near-constant features stay bounded."""
+        if mean.shape != self.feature_mean.shape or std.shape != self.feature_std.shape:
+            raise ValueError(f"standardization must be ({self.cfg.num_features},), got {tuple(mean.shape)} / "
+                             f"{tuple(std.shape)}")
+        self.feature_mean.copy_(mean.float())
+        self.feature_std.copy_(std.float().clamp_min(min_std))
+
+    def forward(self, features: torch.Tensor, crops: torch.Tensor, valid: torch.Tensor,
+                sentence: torch.Tensor) -> torch.Tensor:
+        x = (features - self.feature_mean) / self.feature_std
+        logits = self.score(x).squeeze(-1)
+        return logits.masked_fill(~valid, INVALID_LOGIT)
+
+
+def build_ranker(cfg: RankerConfig) -> nn.Module:
+    """The ranker module named by ``cfg.kind`` ("set" or "linear")."""
+    cfg.validate()
+    return LinearCandidateRanker(cfg) if cfg.kind == "linear" else CandidateRanker(cfg)
 
 
 def ranking_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

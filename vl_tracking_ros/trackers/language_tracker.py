@@ -218,6 +218,7 @@ class LanguageTracker(Tracker):
                              f"{getattr(frame.image_rgb, 'shape', None)} {getattr(frame.image_rgb, 'dtype', None)}")
         mc, gc = self.preset_config.model, self.gate.config
         t0 = time.perf_counter()
+        self.last_candidates = None             # set again by rank_fn if this frame has candidates
         gray_now = gray_prev = None
         if mc.motion_input:
             gray_now = gray_u8(frame.image_rgb)
@@ -308,10 +309,10 @@ class LanguageTracker(Tracker):
             if rc is None:
                 reason = f"preset {preset!r} has gating.select: ranker but no ranker: section"
             else:
-                from ..models.candidate_ranker import CandidateRanker
+                from ..models.candidate_ranker import build_ranker
                 from ..models.weights import load_trained_weights
 
-                ranker = CandidateRanker(rc)
+                ranker = build_ranker(rc)
                 try:
                     self.ranker_entry = load_trained_weights(ranker, f"{preset}-ranker", config_hash(rc), weights_dir)
                 except WeightsError as exc:

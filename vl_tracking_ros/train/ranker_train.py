@@ -232,7 +232,7 @@ def fit(paths: Sequence[str], preset: str = "mvlm-small", steps: int = 3000, bat
     import torch
     from tqdm import tqdm
 
-    from ..models.candidate_ranker import CandidateRanker, RankerConfig, ranking_loss
+    from ..models.candidate_ranker import LinearCandidateRanker, RankerConfig, build_ranker, ranking_loss
     from ..models.config import config_hash
     from ..models.weights import default_weights_dir, save_trained_weights, update_manifest
     from .config import load_preset_config, preset_yaml_path
@@ -251,7 +251,10 @@ def fit(paths: Sequence[str], preset: str = "mvlm-small", steps: int = 3000, bat
     val_rows = np.nonzero(pos & is_val)[0]
     if train_rows.size == 0:
         raise ValueError("no training rows with a positive candidate")
-    model = CandidateRanker(rcfg)
+    model = build_ranker(rcfg)
+    if isinstance(model, LinearCandidateRanker):
+        fv = data["features"][train_rows][data["valid"][train_rows]]
+        model.set_standardization(torch.from_numpy(fv.mean(0)), torch.from_numpy(fv.std(0)))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     t0 = time.time()

@@ -209,3 +209,39 @@ def test_preset_ranker_section(tmp_path):
     plain = tmp_path / "plain.yaml"
     plain.write_text(text.split("\nranker:")[0] + "\n")
     assert load_preset_config(str(plain)).recipe_hash == pc.recipe_hash
+
+
+def test_linear_ranker_standardizes_masks_and_learns_a_rule():
+    """kind: linear -- (f - mean) / std . w + b per candidate; invalid slots
+    masked; fitted on toy frames where the referent has the largest 'thermal'
+    feature, it ranks by that feature."""
+    from vl_tracking_ros.models.candidate_ranker import LinearCandidateRanker, build_ranker
+
+    cfg = RankerConfig(kind="linear")
+    model = build_ranker(cfg)
+    assert isinstance(model, LinearCandidateRanker) and isinstance(build_ranker(RankerConfig()), CandidateRanker)
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(256, 6, NUM_FEATURES, generator=g) * 3 + 1
+    valid = torch.ones(256, 6, dtype=torch.bool)
+    valid[:, 5] = False
+    y = feats[:, :5, F["thermal"]].argmax(1)
+    model.set_standardization(feats.reshape(-1, NUM_FEATURES).mean(0), feats.reshape(-1, NUM_FEATURES).std(0))
+    assert torch.allclose(model.feature_std, torch.full((NUM_FEATURES,), 3.0), atol=0.3)
+    crops, sent = torch.zeros(256, 6, 4, 16, 16), torch.zeros(256, 384)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(150):
+        loss = ranking_loss(model(feats, crops, valid, sent), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    logits = model(feats, crops, valid, sent)
+    assert (logits[:, 5] == INVALID_LOGIT).all()
+    assert float((logits.argmax(1) == y).float().mean()) > 0.95
+    assert int(model.score.weight[0].abs().argmax()) == F["thermal"]
+    with pytest.raises(ValueError, match="standardization"):
+        model.set_standardization(torch.zeros(3), torch.ones(3))
+
+
+def test_ranker_kind_is_validated():
+    with pytest.raises(ValueError, match="ranker.kind"):
+        RankerConfig(kind="boosted").validate()
