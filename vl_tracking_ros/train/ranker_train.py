@@ -115,9 +115,13 @@ class _Collector:
 def collect(out_path: str, preset: str = "mvlm-small", stream: int = 0, start: int = 20000, clips: int = 120,
             num_frames: int = 60, min_iou: float = 0.3, global_frac: float = 0.5,
             weights_dir: Optional[str] = None, config_path: Optional[str] = None,
-            mix: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
+            mix: Optional[Dict[str, float]] = None, select: str = "kappa") -> Dict[str, Any]:
     """Run the tracker over ``clips`` training-stream clips and save the rows
-    (npz at ``out_path``). Returns a summary (frames, positives, wall time)."""
+    (npz at ``out_path``). Returns a summary (frames, positives, wall time).
+
+    ``select``: the gate's rule while collecting; ``"ranker"`` puts the
+    ranker in ``weights_dir`` in the loop (on-policy rows, DAgger-style),
+    ``"kappa"`` follows the shipped rule."""
     import torch
     from tqdm import tqdm
 
@@ -133,7 +137,9 @@ def collect(out_path: str, preset: str = "mvlm-small", stream: int = 0, start: i
     for mode in ("global", "gated"):
         trackers[mode] = LanguageTracker(preset, config_path=config_path, weights_dir=weights_dir,
                                          search_mode=mode, record_candidates=True,
-                                         gating={"select": "kappa"})
+                                         gating={"select": select})
+        if select == "ranker" and trackers[mode].ranker is None:
+            raise ValueError(f"collect --select ranker needs ranker weights: {trackers[mode].ranker_status}")
     top_n = trackers["global"].gate.config.top_n
     col = _Collector(None, top_n, min_iou)
     bar = tqdm(total=clips, desc="ranker collect", unit="clip")
@@ -149,7 +155,7 @@ def collect(out_path: str, preset: str = "mvlm-small", stream: int = 0, start: i
     for t in trackers.values():
         t.close()
     arrays = col.arrays()
-    meta = {"version": COLLECT_VERSION, "preset": preset, "stream": stream, "start": start, "clips": clips,
+    meta = {"version": COLLECT_VERSION, "preset": preset, "select": select, "stream": stream, "start": start, "clips": clips,
             "num_frames": num_frames, "min_iou": min_iou, "global_clips": n_global,
             "features": list(FEATURE_NAMES)}
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
@@ -313,6 +319,8 @@ def main(argv=None) -> int:
     c.add_argument("--global-frac", type=float, default=0.5)
     c.add_argument("--weights-dir", default=None)
     c.add_argument("--config", default=None)
+    c.add_argument("--select", default="kappa", choices=("kappa", "ranker"),
+                   help="gate rule while collecting (ranker: on-policy rows with the ranker in --weights-dir)")
     f = sub.add_parser("fit", help="train the ranker on collected rows")
     f.add_argument("data", nargs="+")
     f.add_argument("--preset", default="mvlm-small")
@@ -325,7 +333,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "collect":
         collect(args.out, args.preset, args.stream, args.start, args.clips, args.frames,
-                global_frac=args.global_frac, weights_dir=args.weights_dir, config_path=args.config)
+                global_frac=args.global_frac, weights_dir=args.weights_dir, config_path=args.config,
+                select=args.select)
     else:
         fit(args.data, args.preset, args.steps, args.batch_size, args.lr, weights_dir=args.weights_dir,
             config_path=args.config, out_json=args.json)
