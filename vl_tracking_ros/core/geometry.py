@@ -6,7 +6,7 @@ frame (REP 103: x right, y down, z forward), metres.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,6 +26,7 @@ __all__ = [
     "cxcywh_to_xyxy",
     "xyxy_to_cxcywh",
     "scale_boxes",
+    "held_box_history",
     "box_to_point_m",
     "pixel_to_point_m",
 ]
@@ -133,6 +134,27 @@ def scale_boxes(boxes_xyxy, sx: float, sy: float) -> np.ndarray:
     b[..., [0, 2]] *= sx
     b[..., [1, 3]] *= sy
     return b
+
+
+def held_box_history(box_at: Callable[[int], Optional[np.ndarray]], frame_ids: Sequence[int],
+                     newest_box) -> np.ndarray:
+    """(len(frame_ids), 4) float32 boxes of one object at ``frame_ids``
+    (oldest first; any box format). ``box_at(frame)`` is its box there or
+    None; a frame without one holds the box of the nearest LATER frame in
+    ``frame_ids`` that has one, and ``newest_box`` where no later frame has
+    one (so before the object appeared: its first box in the window).
+
+    The one gap-filling rule of FlexHook's track history, shared by training
+    (``train.rmot_train``) and the tracker (``trackers.referring_tracker``).
+    """
+    out = np.zeros((len(frame_ids), 4), np.float32)
+    last = newest_box
+    for k in range(len(frame_ids) - 1, -1, -1):
+        b = box_at(frame_ids[k])
+        if b is not None:
+            last = b
+        out[k] = last
+    return out
 
 
 def pixel_to_point_m(u: float, v: float, z_m: float, camera: CameraIntrinsics) -> np.ndarray:

@@ -34,6 +34,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..core.geometry import held_box_history
 from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..models.config import drop_unset_late_fields
@@ -406,25 +407,17 @@ class ReferringTracker(Tracker):
         return TrackerOutput(tracks=results, mode="multi", search="global", timings_ms=timings)
 
     def _held_history(self, track_ids: List[int], frame_ids: List[int]) -> np.ndarray:
-        """[N, len(frame_ids), 4] normalised boxes of the tracks at those frames.
-
-        A frame where the track has no box (a gap, or before the track was
-        born) holds the nearest LATER known box up to the newest frame asked
-        for, as the training samples do (``rmot_train._held_boxes``); a track
-        with no box at or after a frame (lost, coasting) holds its latest box
-        before it.
-        """
+        """[N, len(frame_ids), 4] normalised boxes of the tracks at those frames
+        (oldest first), gaps filled by :func:`core.geometry.held_box_history`
+        exactly as the training samples are: the nearest later frame's box,
+        else the track's latest box at or before the newest frame (a lost,
+        coasting track holds its last box)."""
         boxes = np.zeros((len(track_ids), len(frame_ids), 4), np.float32)
-        newest = max(frame_ids) if frame_ids else 0
+        newest = frame_ids[-1] if frame_ids else 0
         for n, tid in enumerate(track_ids):
             hist = self._history[tid]
-            known = sorted(i for i in hist if i <= newest) or sorted(hist)
-            for k, f in enumerate(frame_ids):
-                if f in hist:
-                    boxes[n, k] = hist[f]
-                    continue
-                later = [i for i in known if i > f]
-                boxes[n, k] = hist[later[0]] if later else hist[known[-1]]
+            latest = max((i for i in hist if i <= newest), default=min(hist))
+            boxes[n] = held_box_history(hist.get, frame_ids, hist[latest])
         return boxes
 
     def _track_boxes(self, track_ids: List[int], idx: int) -> Tuple[List[int], torch.Tensor]:

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from ..core.geometry import held_box_history
 from ..models.errors import ModelConfigError
 from ..models.flexhook_chook import reference_barrier_loss
 from ..models.flexhook_losses import pair_focal_loss
@@ -160,12 +161,7 @@ def _held_boxes(clip: CachedClip, ids: Sequence[int], t: int, fidx: Sequence[int
     the nearest later known frame is held (so before it appeared: its first box)."""
     boxes = np.zeros((len(ids), len(fidx), 4), np.float32)
     for n, oid in enumerate(ids):
-        last = clip.norm_boxes[t][oid]
-        for k in range(len(fidx) - 1, -1, -1):
-            b = clip.norm_boxes[fidx[k]].get(oid)
-            if b is not None:
-                last = b
-            boxes[n, k] = last
+        boxes[n] = held_box_history(lambda f: clip.norm_boxes[f].get(oid), fidx, clip.norm_boxes[t][oid])
     return boxes
 
 

@@ -76,3 +76,14 @@ def test_box_helpers():
     b = np.array([[10, 20, 30, 60]], np.float32)
     np.testing.assert_array_equal(xywh_to_xyxy(xyxy_to_xywh(b)), b)
     np.testing.assert_array_equal(cxcywh_to_xyxy(xyxy_to_cxcywh(b)), b)
+
+
+def test_held_box_history_holds_the_nearest_later_box():
+    from vl_tracking_ros.core.geometry import held_box_history
+
+    known = {3: np.array([3, 3, 4, 4.0]), 6: np.array([6, 6, 7, 7.0])}
+    newest = np.array([9, 9, 10, 10.0])
+    got = held_box_history(known.get, [1, 3, 5, 6, 8], newest)
+    assert got.shape == (5, 4) and got.dtype == np.float32
+    np.testing.assert_array_equal(got[:, 0], [3, 3, 6, 6, 9])
+    assert held_box_history(known.get, [], newest).shape == (0, 4)

@@ -173,6 +173,18 @@ def test_history_gap_fill_matches_training_samples(tracker):
     np.testing.assert_array_equal(got, want)
     # frame 0 (before birth) -> first box; 4, 5 (gap) -> box at 6; 7 -> box at 8
     np.testing.assert_array_equal(got[0, [0, 2, 3, 5]], np.stack([box[2], box[6], box[6], box[8]]))
+    # strided window (FlexHook's T frames): only the window's frames count, as
+    # in training, so frame 2 holds the box at 4, not the off-window box at 3
+    strided = {f: box[f] for f in (3, 8)}
+    strided[4] = box[6]
+    clip = SimpleNamespace(norm_boxes=[{5: strided[f]} if f in strided else {} for f in range(9)])
+    try:
+        tracker._history = {5: dict(strided)}
+        got = tracker._held_history([5], [0, 2, 4])
+    finally:
+        tracker._history = saved
+    np.testing.assert_array_equal(got, _held_boxes(clip, [5], 4, [0, 2, 4]))
+    np.testing.assert_array_equal(got[0, 1], strided[4])
 
 
 def test_history_of_a_coasting_track_holds_its_last_box(tracker):
