@@ -155,8 +155,8 @@ def collect(out_path: str, preset: str = "mvlm-small", stream: int = 0, start: i
     for t in trackers.values():
         t.close()
     arrays = col.arrays()
-    meta = {"version": COLLECT_VERSION, "preset": preset, "select": select, "stream": stream, "start": start, "clips": clips,
-            "num_frames": num_frames, "min_iou": min_iou, "global_clips": n_global,
+    meta = {"version": COLLECT_VERSION, "preset": preset, "select": select, "stream": stream, "start": start,
+            "clips": clips, "num_frames": num_frames, "min_iou": min_iou, "global_clips": n_global,
             "features": list(FEATURE_NAMES)}
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, meta=json.dumps(meta), **arrays)
