@@ -98,8 +98,15 @@ def _extra_expressions(clip, rng: np.random.Generator, n_extra: int,
 @torch.no_grad()
 def build_cache(configs: Sequence[Tuple[object, int]], input_hw: Tuple[int, int], backbone: MultiScaleBackbone,
                 extra_expressions: int = 6, foreign_expressions: int = 3, seed: int = 0,
-                progress: bool = True) -> List[CachedClip]:
-    """Render every clip, encode its frames once, collect boxes and expressions."""
+                progress: bool = True, min_visibility: float = MIN_VISIBILITY) -> List[CachedClip]:
+    """Render every clip, encode its frames once, collect boxes and expressions.
+
+    An in-view object is a detection target (``CachedClip.boxes``) when its
+    visible fraction is >= ``min_visibility`` (0..1) and its box is >= 2 px
+    a side; ``norm_boxes`` keeps every in-view object.
+    """
+    if not 0.0 <= float(min_visibility) <= 1.0:
+        raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility}")
     from tqdm import tqdm
 
     from ..data.world import render_clip
@@ -124,7 +131,7 @@ def build_cache(configs: Sequence[Tuple[object, int]], input_hw: Tuple[int, int]
                     continue
                 b = np.asarray(o.box_xyxy, np.float32)
                 nb[oid] = b / np.array([cfg.width, cfg.height, cfg.width, cfg.height], np.float32)
-                if o.visibility >= MIN_VISIBILITY and (b[2] - b[0]) >= 2 and (b[3] - b[1]) >= 2:
+                if o.visibility >= min_visibility and (b[2] - b[0]) >= 2 and (b[3] - b[1]) >= 2:
                     fb[oid] = b * np.array([sx, sy, sx, sy], np.float32)
             boxes.append(fb)
             nboxes.append(nb)

