@@ -43,13 +43,7 @@ class MultiScaleBackbone(nn.Module):
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if image.dim() != 4 or image.shape[1] != 3 or image.shape[2] % 16 or image.shape[3] % 16:
             raise ValueError(f"image must be [B, 3, H, W] with H, W multiples of 16, got {tuple(image.shape)}")
-        x = self.encoder.stem(image)
-        f8 = None
-        for i, block in enumerate(self.encoder.blocks):
-            x = block(x)
-            if i == _STRIDE8_BLOCK:
-                f8 = x
-        return f8, x
+        return self.encoder.forward_features(image, tap_block=_STRIDE8_BLOCK)
 
 
 def preprocess_rgb(image_rgb: np.ndarray, input_hw: Tuple[int, int]) -> torch.Tensor:
