@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-clips", type=int, default=None, help="override train.num_clips (smoke runs)")
     parser.add_argument("--stage1-steps", type=int, default=None, help="override train.stage1_steps")
     parser.add_argument("--stage2-steps", type=int, default=None, help="override train.stage2_steps")
+    parser.add_argument("--cache-workers", type=int, default=None,
+                        help="processes rendering the training clips (override train.cache_workers; same cache)")
     parser.add_argument("--cache-only", action="store_true", help="only render + cache the training features")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not write weights/manifest")
     parser.add_argument("--disable-cm", action="store_true", help="ablation: train without L_CM (w_cm = 0)")
@@ -116,7 +118,8 @@ def _run_mvlm(args: argparse.Namespace) -> int:
         cache = FeatureCache.load(cache_path)
         LOG.info("loaded feature cache %s (%d samples)", cache_path, cache.num_samples)
     else:
-        cache = build_cache(cfg, net.image_encoder, text_encoder, progress=True)
+        cache = build_cache(cfg, net.image_encoder, text_encoder, progress=True,
+                            workers=getattr(args, "cache_workers", None))
         cache.save(cache_path)
         LOG.info("cached %d samples from %d frames in %.0f s", cache.num_samples, cache.g_feats.shape[0], time.time() - t0)
     if args.cache_only:

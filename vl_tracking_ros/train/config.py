@@ -40,6 +40,9 @@ class TrainConfig:
     w_moe, moe_balance: XTrack L_moe weight and balance-loss lambda.
     ckpt_every: steps between checkpoints (resumable).
     num_threads: torch CPU threads.
+    cache_workers: processes that render + encode the training clips (one
+        torch thread each); the cache is the same for any number, more
+        workers only build it faster (use the free cores).
     val_frac: fraction of frames held out for validation metrics.
     """
 
@@ -70,6 +73,7 @@ class TrainConfig:
     moe_balance: float = 0.01
     ckpt_every: int = 250
     num_threads: int = 2
+    cache_workers: int = 1
     val_frac: float = 0.05
 
 

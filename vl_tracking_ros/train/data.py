@@ -38,7 +38,7 @@ from ..models.text_encoder import TextEncoder
 from .config import PresetConfig
 
 #: bumped when the sampling below changes (recorded in the weights manifest)
-DATA_VERSION = "world-train-v2"
+DATA_VERSION = "world-train-v3"  # v3: per-clip sampling rngs (parallel cache)
 
 
 @dataclass
@@ -140,26 +140,38 @@ class _Batcher:
         return torch.cat(self.out) if self.out else torch.zeros(0)
 
 
-def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, progress: bool = True,
-                num_clips: Optional[int] = None) -> FeatureCache:
-    """Render WORLD training clips and cache backbone features of every crop."""
+#: clips rendered and encoded together (one backbone batching unit). Fixed,
+#: so a cache is the same whatever the number of workers.
+CHUNK_CLIPS = 8
+
+
+def _clip_rng(seed: int, clip_index: int) -> np.random.Generator:
+    """The sampling rng of training clip ``clip_index`` (crops, jitter,
+    extra expressions): per clip, so clips can be cached in any order or
+    process and give the same samples."""
+    return np.random.default_rng([int(seed) + 12345, int(clip_index)])
+
+
+def _cache_chunk(cfg: PresetConfig, image_encoder, start: int, stop: int, n_clips: int) -> Dict[str, object]:
+    """Render training clips ``start..stop-1`` (of ``n_clips``) and encode
+    their crops with the frozen backbone. Returns the chunk's per-frame and
+    per-sample lists (frame indices local to the chunk, expressions as
+    strings) and its float16 feature tensors, merged by :func:`build_cache`."""
     from ..data.language import describe_single
     from ..data.suites import training_clips
 
     mc, tc = cfg.model, cfg.train
-    rng = np.random.default_rng(tc.seed + 12345)
     q = mc.x_downsample
-    n_clips = int(num_clips if num_clips is not None else tc.num_clips)
     g_batch, l_batch = _Batcher(image_encoder), _Batcher(image_encoder)
-    g_x, g_present, night, val = [], [], [], []
-    s_frame, s_text, s_gbox, s_gvis, l_x, l_present, s_lbox, s_lvis = [], [], [], [], [], [], [], []
-    g_region, l_region, g_gray, g_gray_valid, l_gray, l_gray_valid = [], [], [], [], [], []
+    out: Dict[str, list] = {k: [] for k in (
+        "g_x", "g_present", "night", "val", "g_region", "g_gray", "g_gray_valid", "s_frame", "s_text", "s_gbox",
+        "s_gvis", "l_x", "l_present", "s_lbox", "s_lvis", "l_region", "l_gray", "l_gray_valid")}
     motion = bool(mc.motion_input)
-    text_ids: Dict[str, int] = {}
     n_val_clips = max(1, int(round(n_clips * tc.val_frac)))
-    clips = training_clips(tc.seed, n_clips, mix=tc.mix, progress=progress, num_frames=tc.frames_per_clip,
+    clips = training_clips(tc.seed, stop - start, mix=tc.mix, start=start, num_frames=tc.frames_per_clip,
                            modalities=("rgb", "depth", "thermal", "event"))
-    for ci, clip in enumerate(clips):
+    for ci, clip in enumerate(clips, start=start):
+        rng = _clip_rng(tc.seed, ci)
         is_val = ci >= n_clips - n_val_clips
         is_night = clip.conditions.get("lighting") in ("night",)
         H, W = clip.frames[0].height, clip.frames[0].width
@@ -180,12 +192,13 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
                         targets.append((oid, res[4]))
             if not targets:
                 continue
-            fidx = len(g_x)
+            fidx = len(out["g_x"])
             region = global_region((H, W), mc.global_size_hw)
             g_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, region)))
             xg, pg = crop_x(region, q, frame.depth_m, frame.thermal_k, frame.event_frame)
-            g_x.append(xg.astype(np.float16)); g_present.append(pg); night.append(is_night); val.append(is_val)
-            g_region.append(region_box_norm(region, (H, W)))
+            out["g_x"].append(xg.astype(np.float16)); out["g_present"].append(pg)
+            out["night"].append(is_night); out["val"].append(is_val)
+            out["g_region"].append(region_box_norm(region, (H, W)))
             if motion:
                 gap = max(1, mc.motion_gap + int(rng.integers(-1, 2)))
                 gnow = gray_u8(frame.image_rgb)
@@ -196,13 +209,12 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
                     return np.stack([now, crop_gray_u8(gprev, reg) if gprev is not None else now]), gprev is not None
 
                 pair, ok = gray_pair(region)
-                g_gray.append(pair); g_gray_valid.append(ok)
+                out["g_gray"].append(pair); out["g_gray_valid"].append(ok)
             for oid, text in targets:
                 o = gt.objects[oid]
                 box = o.box_xyxy.astype(np.float32)
                 vis = bool(o.in_view and o.visibility > 0.1)
                 gbox = region.image_to_crop(box)[0]
-                tid = text_ids.setdefault(text, len(text_ids))
                 # local ROI: jittered around the target, or around a distractor
                 anchor = box
                 if rng.random() < tc.distractor_roi_prob:
@@ -217,28 +229,110 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
                 l_batch.add(normalize_image_rgb(crop_rgb(frame.image_rgb, lreg)))
                 xl, pl = crop_x(lreg, q, frame.depth_m, frame.thermal_k, frame.event_frame)
                 lbox = lreg.image_to_crop(box)[0]
-                l_region.append(region_box_norm(lreg, (H, W)))
+                out["l_region"].append(region_box_norm(lreg, (H, W)))
                 if motion:
                     pair, ok = gray_pair(lreg)
-                    l_gray.append(pair); l_gray_valid.append(ok)
-                s_frame.append(fidx); s_text.append(tid)
-                s_gbox.append(gbox); s_gvis.append(vis and _visible_center_in(gbox, region.out_hw))
-                l_x.append(xl.astype(np.float16)); l_present.append(pl)
-                s_lbox.append(lbox); s_lvis.append(vis and _visible_center_in(lbox, lreg.out_hw))
+                    out["l_gray"].append(pair); out["l_gray_valid"].append(ok)
+                out["s_frame"].append(fidx); out["s_text"].append(text)
+                out["s_gbox"].append(gbox); out["s_gvis"].append(vis and _visible_center_in(gbox, region.out_hw))
+                out["l_x"].append(xl.astype(np.float16)); out["l_present"].append(pl)
+                out["s_lbox"].append(lbox); out["s_lvis"].append(vis and _visible_center_in(lbox, lreg.out_hw))
+    chunk: Dict[str, object] = dict(out)
+    chunk["g_feats"], chunk["l_feats"] = g_batch.result(), l_batch.result()
+    return chunk
+
+
+# per worker process: (cfg, frozen image encoder), set by _init_worker
+_WORKER: Dict[str, object] = {}
+
+
+def _init_worker(cfg: PresetConfig, image_encoder) -> None:
+    torch.set_num_threads(1)
+    _WORKER["cfg"], _WORKER["encoder"] = cfg, image_encoder
+
+
+def _worker_chunk(start: int, stop: int, n_clips: int) -> Dict[str, object]:
+    return _cache_chunk(_WORKER["cfg"], _WORKER["encoder"], start, stop, n_clips)
+
+
+def _chunks(cfg: PresetConfig, image_encoder, n_clips: int, workers: int, progress: bool):
+    """Yield the chunks of clips 0..n_clips-1 in clip order, rendered in
+    this process (``workers`` 1) or in ``workers`` spawned processes."""
+    spans = [(a, min(a + CHUNK_CLIPS, n_clips)) for a in range(0, n_clips, CHUNK_CLIPS)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n_clips, desc=f"training clips ({workers} worker{'s' if workers > 1 else ''})",
+                   unit="clip")
+    try:
+        if workers <= 1:
+            for a, b in spans:
+                yield _cache_chunk(cfg, image_encoder, a, b, n_clips)
+                if bar is not None:
+                    bar.update(b - a)
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                 initargs=(cfg, image_encoder)) as pool:
+            futures = [pool.submit(_worker_chunk, a, b, n_clips) for a, b in spans]
+            for (a, b), fut in zip(spans, futures):
+                yield fut.result()
+                if bar is not None:
+                    bar.update(b - a)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, progress: bool = True,
+                num_clips: Optional[int] = None, workers: Optional[int] = None) -> FeatureCache:
+    """Render WORLD training clips and cache backbone features of every crop.
+
+    Clips are processed in chunks of :data:`CHUNK_CLIPS`, each with per-clip
+    sampling rngs, by ``workers`` processes (default ``train.cache_workers``;
+    1 = this process). The cache does not depend on ``workers``."""
+    tc = cfg.train
+    n_clips = int(num_clips if num_clips is not None else tc.num_clips)
+    workers = int(workers if workers is not None else tc.cache_workers)
+    if workers < 1:
+        raise ValueError(f"cache workers must be >= 1, got {workers}")
+    motion = bool(cfg.model.motion_input)
+    lists: Dict[str, list] = {}
+    g_feats, l_feats, text_ids = [], [], {}
+    n_frames = 0
+    for chunk in _chunks(cfg, image_encoder, n_clips, workers, progress):
+        chunk["s_frame"] = [f + n_frames for f in chunk["s_frame"]]
+        chunk["s_text"] = [text_ids.setdefault(t, len(text_ids)) for t in chunk["s_text"]]
+        n_frames += len(chunk["g_x"])
+        for k, v in chunk.items():
+            if k == "g_feats":
+                g_feats.append(v)
+            elif k == "l_feats":
+                l_feats.append(v)
+            else:
+                lists.setdefault(k, []).extend(v)
+    if not lists.get("s_frame"):
+        raise ValueError(f"no training samples in {n_clips} clips")
     texts = [t for t, _ in sorted(text_ids.items(), key=lambda kv: kv[1])]
     enc = text_encoder.encode_batch(texts)
+
+    def stack(k):
+        return torch.from_numpy(np.stack(lists[k]))
+
     return FeatureCache(
-        g_feats=g_batch.result(), g_x=torch.from_numpy(np.stack(g_x)), g_present=torch.from_numpy(np.stack(g_present)),
-        frame_night=torch.tensor(night), frame_val=torch.tensor(val),
-        s_frame=torch.tensor(s_frame, dtype=torch.long), s_text=torch.tensor(s_text, dtype=torch.long),
-        s_gbox=torch.from_numpy(np.stack(s_gbox)), s_gvis=torch.tensor(s_gvis),
-        l_feats=l_batch.result(), l_x=torch.from_numpy(np.stack(l_x)), l_present=torch.from_numpy(np.stack(l_present)),
-        s_lbox=torch.from_numpy(np.stack(s_lbox)), s_lvis=torch.tensor(s_lvis),
+        g_feats=torch.cat(g_feats), g_x=stack("g_x"), g_present=stack("g_present"),
+        frame_night=torch.tensor(lists["night"]), frame_val=torch.tensor(lists["val"]),
+        s_frame=torch.tensor(lists["s_frame"], dtype=torch.long), s_text=torch.tensor(lists["s_text"], dtype=torch.long),
+        s_gbox=stack("s_gbox"), s_gvis=torch.tensor(lists["s_gvis"]),
+        l_feats=torch.cat(l_feats), l_x=stack("l_x"), l_present=stack("l_present"),
+        s_lbox=stack("s_lbox"), s_lvis=torch.tensor(lists["s_lvis"]),
         texts=texts, t_tokens=torch.from_numpy(np.stack([e.tokens for e in enc])).to(torch.float16),
         t_mask=torch.from_numpy(np.stack([e.mask for e in enc])),
-        g_region=torch.from_numpy(np.stack(g_region)), l_region=torch.from_numpy(np.stack(l_region)),
-        g_gray=torch.from_numpy(np.stack(g_gray)) if motion else None,
-        g_gray_valid=torch.tensor(g_gray_valid) if motion else None,
-        l_gray=torch.from_numpy(np.stack(l_gray)) if motion else None,
-        l_gray_valid=torch.tensor(l_gray_valid) if motion else None,
+        g_region=stack("g_region"), l_region=stack("l_region"),
+        g_gray=stack("g_gray") if motion else None,
+        g_gray_valid=torch.tensor(lists["g_gray_valid"]) if motion else None,
+        l_gray=stack("l_gray") if motion else None,
+        l_gray_valid=torch.tensor(lists["l_gray_valid"]) if motion else None,
     )

@@ -84,6 +84,28 @@ def test_cache_from_world_clips(tiny_setup):
     assert (vis[:, 2] > vis[:, 0]).all()
 
 
+def test_cache_is_the_same_for_any_number_of_workers(tiny_setup, tiny_bert_dir):
+    """Clips cached in 2 spawned worker processes (chunks of CHUNK_CLIPS,
+    per-clip rngs) give exactly the cache of one process, in clip order."""
+    from vl_tracking_ros.train import data as train_data
+
+    cfg, net, _ = tiny_setup
+    text = TextEncoder(tiny_bert_dir, max_tokens=8)
+    n = train_data.CHUNK_CLIPS + 2  # two chunks, the second one short
+    one = build_cache(cfg, net.image_encoder, text, progress=False, num_clips=n, workers=1)
+    two = build_cache(cfg, net.image_encoder, text, progress=False, num_clips=n, workers=2)
+    for name in one.__dataclass_fields__:
+        a, b = getattr(one, name), getattr(two, name)
+        if torch.is_tensor(a):
+            assert torch.equal(a, b), name
+        else:
+            assert a == b, name
+    # both chunks contribute frames, and the held-out clips are the last ones
+    assert one.s_frame.max() > one.s_frame[0] and one.frame_val[-1] and not one.frame_val[0]
+    with pytest.raises(ValueError, match="workers"):
+        build_cache(cfg, net.image_encoder, text, progress=False, num_clips=1, workers=0)
+
+
 @pytest.mark.parametrize("stage", [1, 2])
 def test_few_steps_reduce_the_loss(tiny_setup, stage):
     cfg, _, cache = tiny_setup
