@@ -307,10 +307,9 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
         chunk["s_text"] = [text_ids.setdefault(t, len(text_ids)) for t in chunk["s_text"]]
         n_frames += len(chunk["g_x"])
         for k, v in chunk.items():
-            if k == "g_feats":
-                g_feats.append(v)
-            elif k == "l_feats":
-                l_feats.append(v)
+            if k in ("g_feats", "l_feats"):
+                if v.numel():  # a chunk whose clips gave no sample has an empty (0,) tensor
+                    (g_feats if k == "g_feats" else l_feats).append(v)
             else:
                 lists.setdefault(k, []).extend(v)
     if not lists.get("s_frame"):
