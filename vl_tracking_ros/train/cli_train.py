@@ -119,7 +119,7 @@ def _run_mvlm(args: argparse.Namespace) -> int:
         LOG.info("loaded feature cache %s (%d samples)", cache_path, cache.num_samples)
     else:
         cache = build_cache(cfg, net.image_encoder, text_encoder, progress=True,
-                            workers=getattr(args, "cache_workers", None))
+                            workers=args.cache_workers)
         cache.save(cache_path)
         LOG.info("cached %d samples from %d frames in %.0f s", cache.num_samples, cache.g_feats.shape[0], time.time() - t0)
     if args.cache_only:
