@@ -11,7 +11,10 @@ weights, so the comparison isolates one mechanism:
 * ``cosine``     FlexHook's PCD replaced by cosine similarity of pooled
                  features (the iKUN-style baseline);
 * ``nocond``     FlexHook without C-Hook conditioning (no reference points);
-* ``nonoise``    FlexHook trained without tracking-noise perturbations.
+* ``nonoise``    FlexHook trained without tracking-noise perturbations;
+* ``retrain``    FlexHook retrained unchanged (the control: what a fresh
+                 sampling order alone moves; ``--flexhook-steps`` then
+                 measures a longer or shorter FlexHook stage).
 
     python -m vl_tracking_ros.train.rmot_ablate --variant cosine [--eval rmot]
 
@@ -38,6 +41,7 @@ VARIANTS = {
     "cosine": ("flexhook", lambda c: c["model"]["flexhook"].__setitem__("scorer", "cosine")),
     "nocond": ("flexhook", lambda c: c["model"]["flexhook"].__setitem__("use_conditioning", False)),
     "nonoise": ("flexhook", lambda c: c["train"]["flexhook"].__setitem__("noise", "off")),
+    "retrain": ("flexhook", lambda c: None),
 }
 
 
@@ -104,8 +108,11 @@ def detection_metrics(onetrack, clips, threshold: float = 0.3, nms_iou: float = 
 
 
 def train_variant(base: Dict[str, Any], variant: str, base_weights: str, out_dir: str,
-                  progress: bool = True, onetrack_steps: Optional[int] = None) -> str:
-    """Train one ablation; returns the path of its YAML (weights beside it)."""
+                  progress: bool = True, onetrack_steps: Optional[int] = None,
+                  flexhook_steps: Optional[int] = None) -> str:
+    """Train one ablation; returns the path of its YAML (weights beside it).
+    ``onetrack_steps`` rescales the OneTrack-M schedule, ``flexhook_steps``
+    sets ``train.flexhook.steps`` (both recorded in the variant's YAML)."""
     from ..trackers.referring_tracker import RmotModels, load_weights, model_config_from_dict, save_weights
     from .rmot_train import prepare_data, train_flexhook, train_onetrack
 
@@ -113,6 +120,8 @@ def train_variant(base: Dict[str, Any], variant: str, base_weights: str, out_dir
     part = VARIANTS[variant][0]
     if onetrack_steps:
         scale_steps(cfg, int(onetrack_steps))
+    if flexhook_steps:
+        cfg["train"]["flexhook"]["steps"] = int(flexhook_steps)
     tcfg = dict(cfg.get("train", {}))
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg["threads"]))
@@ -186,6 +195,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--eval-seed", type=int, default=None, help="suite seed for --eval (default: the suite's own)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--onetrack-steps", type=int, default=None, help="rescale OneTrack-M steps (tmp/joint)")
+    p.add_argument("--flexhook-steps", type=int, default=None, help="FlexHook steps of flexhook variants")
     p.add_argument("--val-cache", default=None, help="cached validation clips for --detection")
     p.add_argument("--detection", action="store_true", help="report raw detection metrics on --val-cache")
     args = p.parse_args(argv)
@@ -194,7 +204,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for v in args.variant:
         ypath = os.path.join(args.out_dir, f"{v}.yaml")
         if not args.eval_only:
-            ypath = train_variant(base, v, args.weights, args.out_dir, onetrack_steps=args.onetrack_steps)
+            ypath = train_variant(base, v, args.weights, args.out_dir, onetrack_steps=args.onetrack_steps,
+                                  flexhook_steps=args.flexhook_steps)
         if args.detection:
             from ..trackers.referring_tracker import RmotModels, load_weights, model_config_from_dict
             from .rmot_data import load_cache
