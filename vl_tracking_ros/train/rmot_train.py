@@ -280,7 +280,11 @@ def load_onetrack_part(models, path: str) -> None:
 
 
 def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
-    """Render + encode the training clips (or load the cache file) and encode the texts."""
+    """Render + encode the training clips (or load the cache file) and encode the texts.
+
+    Building the cache leaves torch's global RNG as loading it does (the
+    backbone's construction draws from it), so a run from nothing and a run
+    on an existing cache initialise and train the same weights."""
     from ..models.onetrack_backbone import MultiScaleBackbone
     from ..models.text_encoder import build_text_encoder
     from .rmot_data import build_cache, load_cache, save_cache, training_clip_configs
@@ -291,9 +295,13 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
     else:
         confs = training_clip_configs(int(cfg.get("clips", 40)), int(cfg.get("seed_base", 7_000_000)),
                                       int(cfg.get("num_frames", 60)))
-        clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
-                            int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress,
-                            min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)))
+        rng_state = torch.random.get_rng_state()
+        try:
+            clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
+                                int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress,
+                                min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)))
+        finally:
+            torch.random.set_rng_state(rng_state)
         if cache:
             save_cache(clips, cache)
     text_encoder = build_text_encoder(model_cfg.text_encoder, model_cfg.max_text_tokens)
