@@ -164,12 +164,18 @@ def test_motion_history_feeds_the_frame_motion_gap_back(tracker):
     # motion warm-up: until the frame motion_gap back exists, answer but do not commit
     clip = _clip()
     tracker.set_commands([clip.expressions[0].query()])
-    for i in range(mc.motion_gap + 2):
+    committed_at = None
+    for i in range(min(len(clip.frames), mc.motion_gap + 20)):
         out = tracker.step(clip.frames[i])
         if i < mc.motion_gap:
             assert out.search == "global" and tracker._last_box is None
             assert all(t.state == TrackState.RELOCALIZING for t in out.tracks)
-    assert tracker._last_box is not None  # committed once motion evidence exists (the clip's target is easy)
+        elif tracker._last_box is not None:
+            committed_at = i
+            break
+    # committed once motion evidence exists and the gate is confident (the clip's target is easy; with the
+    # shipped tau the MVLM memory needs a few confident frames after the warm-up)
+    assert committed_at is not None and committed_at >= mc.motion_gap, committed_at
     tracker.clear()
 
 
