@@ -284,7 +284,7 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
 
     Building the cache leaves torch's global RNG as loading it does (the
     backbone's construction draws from it), so a run from nothing and a run
-    on an existing cache initialise and train the same weights."""
+    on an existing cache initialise the models from the same RNG state."""
     from ..models.onetrack_backbone import MultiScaleBackbone
     from ..models.text_encoder import build_text_encoder
     from .rmot_data import build_cache, load_cache, save_cache, training_clip_configs
