@@ -300,16 +300,17 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
         raise ValueError(f"cache workers must be >= 1, got {workers}")
     motion = bool(cfg.model.motion_input)
     lists: Dict[str, list] = {}
-    g_feats, l_feats, text_ids = [], [], {}
+    feats: Dict[str, list] = {"g_feats": [], "l_feats": []}
+    text_ids: Dict[str, int] = {}
     n_frames = 0
     for chunk in _chunks(cfg, image_encoder, n_clips, workers, progress):
         chunk["s_frame"] = [f + n_frames for f in chunk["s_frame"]]
         chunk["s_text"] = [text_ids.setdefault(t, len(text_ids)) for t in chunk["s_text"]]
         n_frames += len(chunk["g_x"])
         for k, v in chunk.items():
-            if k in ("g_feats", "l_feats"):
+            if k in feats:
                 if v.numel():  # a chunk whose clips gave no sample has an empty (0,) tensor
-                    (g_feats if k == "g_feats" else l_feats).append(v)
+                    feats[k].append(v)
             else:
                 lists.setdefault(k, []).extend(v)
     if not lists.get("s_frame"):
@@ -321,11 +322,11 @@ def build_cache(cfg: PresetConfig, image_encoder, text_encoder: TextEncoder, pro
         return torch.from_numpy(np.stack(lists[k]))
 
     return FeatureCache(
-        g_feats=torch.cat(g_feats), g_x=stack("g_x"), g_present=stack("g_present"),
+        g_feats=torch.cat(feats["g_feats"]), g_x=stack("g_x"), g_present=stack("g_present"),
         frame_night=torch.tensor(lists["night"]), frame_val=torch.tensor(lists["val"]),
         s_frame=torch.tensor(lists["s_frame"], dtype=torch.long), s_text=torch.tensor(lists["s_text"], dtype=torch.long),
         s_gbox=stack("s_gbox"), s_gvis=torch.tensor(lists["s_gvis"]),
-        l_feats=torch.cat(l_feats), l_x=stack("l_x"), l_present=stack("l_present"),
+        l_feats=torch.cat(feats["l_feats"]), l_x=stack("l_x"), l_present=stack("l_present"),
         s_lbox=stack("s_lbox"), s_lvis=torch.tensor(lists["s_lvis"]),
         texts=texts, t_tokens=torch.from_numpy(np.stack([e.tokens for e in enc])).to(torch.float16),
         t_mask=torch.from_numpy(np.stack([e.mask for e in enc])),

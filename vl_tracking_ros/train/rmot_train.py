@@ -295,13 +295,10 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
     else:
         confs = training_clip_configs(int(cfg.get("clips", 40)), int(cfg.get("seed_base", 7_000_000)),
                                       int(cfg.get("num_frames", 60)))
-        rng_state = torch.random.get_rng_state()
-        try:
+        with torch.random.fork_rng(devices=[]):   # CPU RNG restored on exit; no CUDA RNG is touched here
             clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
                                 int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress,
                                 min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)))
-        finally:
-            torch.random.set_rng_state(rng_state)
         if cache:
             save_cache(clips, cache)
     text_encoder = build_text_encoder(model_cfg.text_encoder, model_cfg.max_text_tokens)

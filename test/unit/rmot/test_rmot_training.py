@@ -129,9 +129,9 @@ def test_min_visibility_selects_detection_targets():
 
 
 def test_cache_build_and_cache_load_leave_the_same_rng(tmp_path):
-    """A run from nothing and a run on an existing cache train the same
-    weights: building the cache must not move torch's RNG (it constructs a
-    backbone), so the models are initialised from the same state either way."""
+    """A run from nothing and a run on an existing cache start training from
+    the same RNG state: building the cache must not move torch's RNG (it
+    constructs a backbone)."""
     mc = model_config_from_dict(SMALL)
     cfg = {"clips": 1, "seed_base": 99_200_000, "num_frames": 6, "extra_expressions": 2, "foreign_expressions": 1,
            "cache": str(tmp_path / "cache.pt")}
