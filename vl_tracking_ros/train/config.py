@@ -38,6 +38,9 @@ class TrainConfig:
     w_cm, cm_tau, cm_topk: MVLM L_CM weight, temperature, hardest-K.
     w_con, con_temperature: COST InfoNCE weight and temperature.
     w_moe, moe_balance: XTrack L_moe weight and balance-loss lambda.
+    ema_decay: d > 0 keeps an exponential moving average of the trained
+        weights in each stage (span ~1 / (1 - d) steps) and ships the
+        average instead of the last step's weights; 0 (default) = off.
     ckpt_every: steps between checkpoints (resumable).
     num_threads: torch CPU threads.
     cache_workers: processes that render + encode the training clips (one
@@ -71,6 +74,7 @@ class TrainConfig:
     con_temperature: float = 0.07
     w_moe: float = 0.1
     moe_balance: float = 0.01
+    ema_decay: float = 0.0
     ckpt_every: int = 250
     num_threads: int = 2
     cache_workers: int = 1
@@ -137,6 +141,11 @@ def load_preset_config(path: str) -> PresetConfig:
         path=path,
         ranker=_ranker_config(data, path),
     )
-    payload = json.dumps({"model": asdict(cfg.model), "train": asdict(cfg.train)}, sort_keys=True)
+    if not 0.0 <= cfg.train.ema_decay < 1.0:
+        raise ModelConfigError(f"{path}: train.ema_decay must lie in [0, 1), got {cfg.train.ema_decay}")
+    train_d = asdict(cfg.train)
+    if train_d["ema_decay"] == 0.0:  # added in stop 20: recipes without it hash as before
+        del train_d["ema_decay"]
+    payload = json.dumps({"model": asdict(cfg.model), "train": train_d}, sort_keys=True)
     cfg.recipe_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return cfg

@@ -26,6 +26,7 @@ from ..models.network import LanguageTrackingNetwork
 from ..models.search_region import motion_images
 from .config import PresetConfig
 from .data import FeatureCache
+from .ema import WeightEMA
 from .losses import contrastive_loss, correlation_margin_loss, moe_loss, tracking_loss
 
 LOG = logging.getLogger(__name__)
@@ -127,9 +128,15 @@ def _set_stage_trainable(net: LanguageTrackingNetwork, stage: int):
 def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfig, stage: int, steps: int,
                 ckpt_dir: str, progress: bool = True, resume: bool = True) -> Dict[str, float]:
     """Train one stage for ``steps`` optimiser steps; returns the mean of the
-    last 50 steps' losses. Resumes from ``ckpt_dir/stage{stage}.pt``."""
+    last 50 steps' losses. Resumes from ``ckpt_dir/stage{stage}.pt``.
+
+    With ``train.ema_decay > 0`` an EMA of the trained parameters is kept
+    (checkpointed beside the raw weights, which stay under ``model``) and
+    copied into ``net`` when the stage ends."""
     tc = cfg.train
     params = _set_stage_trainable(net, stage)
+    ema = (WeightEMA([(n, p) for n, p in net.named_parameters() if p.requires_grad], tc.ema_decay)
+           if tc.ema_decay > 0 else None)
     lr = tc.stage2_lr if (stage == 2 and tc.stage2_lr > 0) else tc.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
@@ -142,6 +149,12 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
         net.load_state_dict(ck["model"], strict=False)
         opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
         start = int(ck["step"]); rng.bit_generator.state = ck["rng"]; torch.set_rng_state(ck["torch_rng"])
+        if ema is not None:
+            if ck.get("ema") is not None:
+                ema.load_state_dict(ck["ema"])
+            else:  # a checkpoint from a run without EMA: the average starts at the resumed weights
+                ema = WeightEMA(ema.params.items(), tc.ema_decay)
+                LOG.warning("stage %d checkpoint has no weight EMA; averaging from step %d on", stage, start)
         LOG.info("resumed stage %d at step %d", stage, start)
     train_idx = np.nonzero(~cache.frame_val[cache.s_frame].numpy())[0]
     if stage == 2:  # MeME matters most where RGB fails: oversample night frames
@@ -165,6 +178,8 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
         parts["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step(); sched.step()
+        if ema is not None:
+            ema.update()
         history.append({k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()})
         if progress:
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", focal=f"{history[-1]['focal']:.3f}",
@@ -172,9 +187,12 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
         if (step + 1) % tc.ckpt_every == 0 or step + 1 == steps:
             os.makedirs(ckpt_dir, exist_ok=True)
             torch.save({"model": net.trained_state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step + 1, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                        "step": step + 1, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                        "ema": ema.state_dict() if ema is not None else None},
                        ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
+    if ema is not None:
+        ema.copy_to_params()
     tail = history[-50:]
     return {k: float(np.mean([h[k] for h in tail])) for k in (tail[0] if tail else {})}
 

@@ -189,3 +189,71 @@ def test_motion_and_position_cache_and_training(tiny_bert_dir):
     with pytest.raises(ValueError, match="motion crops"):
         make_batch(dataclasses.replace(cache, g_gray=None), idx, idx % 2 == 1, np.random.default_rng(0), False,
                    net.x_modalities, True, False)
+
+
+def test_weight_ema_averages_and_restores():
+    from vl_tracking_ros.train.ema import WeightEMA
+
+    p = torch.nn.Parameter(torch.zeros(3))
+    ema = WeightEMA([("w", p)], decay=0.5)
+    expect = torch.zeros(3)
+    for n, v in enumerate([1.0, 2.0, 4.0]):
+        p.data.fill_(v)
+        ema.update()
+        d = min(0.5, (1.0 + n) / (10.0 + n))  # warm-up: 0.1, 0.18..., then capped at 0.5
+        expect = d * expect + (1 - d) * v
+    assert torch.allclose(ema.shadow["w"], expect)
+    state = ema.state_dict()
+    other = WeightEMA([("w", torch.nn.Parameter(torch.zeros(3)))], decay=0.5)
+    other.load_state_dict(state)
+    assert other.updates == 3 and torch.allclose(other.shadow["w"], expect)
+    ema.copy_to_params()
+    assert torch.allclose(p.data, expect)
+    with pytest.raises(ValueError, match="decay"):
+        WeightEMA([("w", p)], decay=1.0)
+    with pytest.raises(ValueError, match="other parameters"):
+        WeightEMA([("v", p)], decay=0.5).load_state_dict(state)
+
+
+def test_train_stage_with_ema_ships_the_average_and_resumes(tiny_setup, tmp_path, monkeypatch):
+    import vl_tracking_ros.train.trainer as trainer
+
+    cfg, _, cache = tiny_setup
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ckpt_every=2, ema_decay=0.9))
+    torch.manual_seed(0)
+    net = LanguageTrackingNetwork(cfg.model, text_dim=16, pretrained=False)
+    real, calls = trainer.compute_losses, []
+
+    def interrupted(*a, **kw):  # a kill during step 3
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(trainer, "compute_losses", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)
+    assert torch.load(tmp_path / "stage1.pt", weights_only=False)["ema"]["updates"] == 2
+    monkeypatch.setattr(trainer, "compute_losses", real)
+    train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)  # resumes the average at step 2
+    ck = torch.load(tmp_path / "stage1.pt", weights_only=False)
+    assert ck["step"] == 4 and ck["ema"]["updates"] == 4
+    trained = dict(net.named_parameters())
+    for k, v in ck["ema"]["shadow"].items():  # the net now holds the average, not the last step
+        assert torch.equal(trained[k].detach(), v)
+    assert any(not torch.equal(ck["model"][k], v) for k, v in ck["ema"]["shadow"].items())
+
+
+def test_ema_decay_in_the_recipe(tmp_path):
+    base = load_preset_config("config/models/mvlm-small.yaml")
+    text = open("config/models/mvlm-small.yaml").read()
+    zero = tmp_path / "zero.yaml"
+    zero.write_text(text.replace("  seed: 0\n", "  seed: 0\n  ema_decay: 0.0\n", 1))
+    assert load_preset_config(str(zero)).recipe_hash == base.recipe_hash  # off hashes as before
+    on = tmp_path / "on.yaml"
+    on.write_text(text.replace("  seed: 0\n", "  seed: 0\n  ema_decay: 0.999\n", 1))
+    assert load_preset_config(str(on)).recipe_hash != base.recipe_hash
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("  seed: 0\n", "  seed: 0\n  ema_decay: 1.5\n", 1))
+    with pytest.raises(ModelConfigError, match="ema_decay"):
+        load_preset_config(str(bad))
