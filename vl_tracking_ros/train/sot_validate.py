@@ -9,6 +9,12 @@ times ``--mult``, 60 frames each) the clips are drawn from
 ``training_clips(stream, mix={suite: 1})`` starting at ``--start +
 --spacing * k`` (k = 0..3 in the order of PLAN);
 prints and writes PRE / AUC / switch figures and their mean PRE.
+
+``--set 1|2|3`` picks one of the three disjoint clip sets every selection in
+docs/sot-model.md used (88 clips in all), ``--set all`` runs the three and
+adds their mean (the figure selections are made on):
+
+    .venv/bin/python -m vl_tracking_ros.train.sot_validate --set all --weights-dir DIR --json OUT.json
 """
 from __future__ import annotations
 
@@ -18,6 +24,12 @@ import time
 from typing import Dict
 
 PLAN: Dict[str, int] = {"sot-day": 8, "sot-night": 6, "switch": 4, "small-fast": 4}
+#: the three disjoint validation sets of docs/sot-model.md (start, spacing, mult)
+VALIDATION_SETS: Dict[str, Dict[str, int]] = {
+    "1": {"start": 100, "spacing": 20, "mult": 1},
+    "2": {"start": 1000, "spacing": 100, "mult": 2},
+    "3": {"start": 100, "spacing": 100, "mult": 1},
+}
 
 
 def _parse_override(text: str):
@@ -51,25 +63,43 @@ def main(argv=None) -> int:
     p.add_argument("--gating", action="append", default=[], metavar="KEY=VALUE",
                    help="override a gating parameter of the preset (repeatable), e.g. select=kappa")
     p.add_argument("--json", default=None)
+    p.add_argument("--set", default=None, choices=sorted(VALIDATION_SETS) + ["all"],
+                   help="one of the standard clip sets (overrides --start/--spacing/--mult), or all three")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     gating = dict(_parse_override(kv) for kv in args.gating)
-    res: Dict[str, object] = {}
-    t0 = time.time()
     only = set(args.only.split(",")) if args.only else set(PLAN)
-    for k, (suite, n) in enumerate(PLAN.items()):
-        if suite not in only:
-            continue
-        n *= args.mult
-        tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
-                                  use_motion=not args.no_motion, gating=gating)
-        clips = training_clips(args.stream, n, mix={suite: 1.0}, start=args.start + args.spacing * k, num_frames=60)
-        rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
-        tracker.close()
-        res[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
-        res[suite]["clips"] = n
-        print(suite, res[suite], flush=True)
-    res["mean_PRE"] = sum(res[s]["PRE"] for s in PLAN if s in res) / max(1, len(only & set(PLAN)))
+    unknown = sorted(only - set(PLAN))
+    if unknown:
+        raise SystemExit(f"--only: unknown suite(s) {unknown}; valid: {', '.join(PLAN)}")
+    t0 = time.time()
+
+    def one_set(start: int, spacing: int, mult: int) -> Dict[str, object]:
+        out: Dict[str, object] = {}
+        for k, (suite, n) in enumerate(PLAN.items()):
+            if suite not in only:
+                continue
+            n *= mult
+            tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
+                                      use_motion=not args.no_motion, gating=gating)
+            clips = training_clips(args.stream, n, mix={suite: 1.0}, start=start + spacing * k, num_frames=60)
+            rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
+            tracker.close()
+            out[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
+            out[suite]["clips"] = n
+            print(suite, out[suite], flush=True)
+        out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
+        return out
+
+    if args.set == "all":
+        res: Dict[str, object] = {f"set{k}": one_set(**v) for k, v in VALIDATION_SETS.items()}
+        sets = [res[f"set{k}"] for k in VALIDATION_SETS]
+        res["per_suite_PRE"] = {s: sum(r[s]["PRE"] for r in sets) / len(sets) for s in PLAN if s in only}
+        res["mean_PRE"] = sum(r["mean_PRE"] for r in sets) / len(sets)
+    elif args.set is not None:
+        res = one_set(**VALIDATION_SETS[args.set])
+    else:
+        res = one_set(args.start, args.spacing, args.mult)
     res["wall_s"] = round(time.time() - t0, 1)
     print(json.dumps(res))
     if args.json:

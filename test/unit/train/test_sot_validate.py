@@ -1,0 +1,37 @@
+"""sot_validate: the named validation sets reproduce the explicit commands,
+and ``--set all`` reports each set and their mean (shipped weights, real
+WORLD training-stream clips; the plan is cut to one switch clip per set)."""
+import json
+
+import pytest
+
+from vl_tracking_ros.train import sot_validate
+
+
+@pytest.fixture()
+def one_clip_plan(monkeypatch):
+    monkeypatch.setattr(sot_validate, "PLAN", {"switch": 1})
+
+
+def test_named_sets_are_the_documented_commands():
+    assert sot_validate.VALIDATION_SETS == {"1": {"start": 100, "spacing": 20, "mult": 1},
+                                            "2": {"start": 1000, "spacing": 100, "mult": 2},
+                                            "3": {"start": 100, "spacing": 100, "mult": 1}}
+
+
+def test_set_flag_matches_explicit_options_and_all_averages(one_clip_plan, tmp_path):
+    named, explicit, both = tmp_path / "named.json", tmp_path / "explicit.json", tmp_path / "all.json"
+    assert sot_validate.main(["--set", "3", "--json", str(named)]) == 0
+    assert sot_validate.main(["--start", "100", "--spacing", "100", "--json", str(explicit)]) == 0
+    a, b = json.loads(named.read_text()), json.loads(explicit.read_text())
+    assert a["switch"] == b["switch"] and 0.0 <= a["mean_PRE"] <= 1.0 and a["switch"]["clips"] == 1
+    assert sot_validate.main(["--set", "all", "--json", str(both)]) == 0
+    r = json.loads(both.read_text())
+    assert r["set3"]["switch"] == a["switch"] and r["set2"]["switch"]["clips"] == 2
+    assert r["mean_PRE"] == pytest.approx(sum(r[f"set{k}"]["mean_PRE"] for k in "123") / 3)
+    assert r["per_suite_PRE"]["switch"] == pytest.approx(r["mean_PRE"])
+
+
+def test_unknown_suite_is_a_clear_error(one_clip_plan):
+    with pytest.raises(SystemExit, match="unknown suite"):
+        sot_validate.main(["--only", "sot-dya"])
