@@ -130,15 +130,14 @@ def test_few_steps_reduce_the_loss(tiny_setup, stage):
         assert not base  # the RGB base stays frozen while MeME trains
 
 
-def test_train_stage_checkpoints_and_resumes(tiny_setup, tmp_path, monkeypatch):
+def _kill_at_step_3_then_resume(net, cache, cfg, ckpt_dir, monkeypatch):
+    """Run 4 steps of stage 1, killed during step 3 (checkpoint every 2),
+    then resume to the end; returns (checkpoint at the kill, train_stage output)."""
     import vl_tracking_ros.train.trainer as trainer
 
-    cfg, net, cache = tiny_setup
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ckpt_every=2))
-    real = trainer.compute_losses
-    calls = []
+    real, calls = trainer.compute_losses, []
 
-    def interrupted(*a, **kw):  # simulate a kill during step 3
+    def interrupted(*a, **kw):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
@@ -146,11 +145,18 @@ def test_train_stage_checkpoints_and_resumes(tiny_setup, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "compute_losses", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)
-    assert torch.load(tmp_path / "stage1.pt", weights_only=False)["step"] == 2
+        train_stage(net, cache, cfg, 1, 4, str(ckpt_dir), progress=False)
+    killed = torch.load(ckpt_dir / "stage1.pt", weights_only=False)
     monkeypatch.setattr(trainer, "compute_losses", real)
-    out = train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)  # resumes at step 2
-    assert torch.load(tmp_path / "stage1.pt", weights_only=False)["step"] == 4
+    return killed, train_stage(net, cache, cfg, 1, 4, str(ckpt_dir), progress=False)
+
+
+def test_train_stage_checkpoints_and_resumes(tiny_setup, tmp_path, monkeypatch):
+    cfg, net, cache = tiny_setup
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ckpt_every=2))
+    killed, out = _kill_at_step_3_then_resume(net, cache, cfg, tmp_path, monkeypatch)
+    assert killed["step"] == 2
+    assert torch.load(tmp_path / "stage1.pt", weights_only=False)["step"] == 4  # resumed at step 2
     assert np.isfinite(out["loss"])
 
 
@@ -216,27 +222,13 @@ def test_weight_ema_averages_and_restores():
 
 
 def test_train_stage_with_ema_ships_the_average_and_resumes(tiny_setup, tmp_path, monkeypatch):
-    import vl_tracking_ros.train.trainer as trainer
-
     cfg, _, cache = tiny_setup
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ckpt_every=2, ema_decay=0.9))
     torch.manual_seed(0)
     net = LanguageTrackingNetwork(cfg.model, text_dim=16, pretrained=False)
-    real, calls = trainer.compute_losses, []
-
-    def interrupted(*a, **kw):  # a kill during step 3
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(trainer, "compute_losses", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)
-    assert torch.load(tmp_path / "stage1.pt", weights_only=False)["ema"]["updates"] == 2
-    monkeypatch.setattr(trainer, "compute_losses", real)
-    train_stage(net, cache, cfg, 1, 4, str(tmp_path), progress=False)  # resumes the average at step 2
-    ck = torch.load(tmp_path / "stage1.pt", weights_only=False)
+    killed, _ = _kill_at_step_3_then_resume(net, cache, cfg, tmp_path, monkeypatch)
+    assert killed["ema"]["updates"] == 2
+    ck = torch.load(tmp_path / "stage1.pt", weights_only=False)  # the average resumed at step 2
     assert ck["step"] == 4 and ck["ema"]["updates"] == 4
     trained = dict(net.named_parameters())
     for k, v in ck["ema"]["shadow"].items():  # the net now holds the average, not the last step
