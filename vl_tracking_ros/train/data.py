@@ -271,16 +271,14 @@ def _chunks(cfg: PresetConfig, image_encoder, n_clips: int, workers: int, progre
                 if bar is not None:
                     bar.update(b - a)
             return
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from .workers import ordered_pool_map
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(cfg, image_encoder)) as pool:
-            futures = [pool.submit(_worker_chunk, a, b, n_clips) for a, b in spans]
-            for (a, b), fut in zip(spans, futures):
-                yield fut.result()
-                if bar is not None:
-                    bar.update(b - a)
+        chunks = ordered_pool_map(_worker_chunk, [(a, b, n_clips) for a, b in spans], workers, _init_worker,
+                                  (cfg, image_encoder))
+        for chunk, (a, b) in zip(chunks, spans):  # chunks first: its pool closes when it runs out
+            yield chunk
+            if bar is not None:
+                bar.update(b - a)
     finally:
         if bar is not None:
             bar.close()

@@ -96,45 +96,85 @@ def _extra_expressions(clip, rng: np.random.Generator, n_extra: int,
 
 
 @torch.no_grad()
+def _encode_clip(cfg, seed: int, input_hw: Tuple[int, int], backbone: MultiScaleBackbone,
+                 min_visibility: float):
+    """Render one clip and encode its frames: (the clip without its images
+    -- name, config, num_frames, gt, expressions --, f8, f16, thermal, boxes,
+    norm_boxes). The expensive, rng-free half of :func:`build_cache`."""
+    from types import SimpleNamespace
+
+    from ..data.world import render_clip
+
+    clip = render_clip(cfg, seed)
+    h, w = input_hw
+    f8s, f16s, ths, boxes, nboxes = [], [], [], [], []
+    sx, sy = w / cfg.width, h / cfg.height
+    for i, frame in enumerate(clip.frames):
+        f8, f16 = backbone(preprocess_rgb(frame.image_rgb, input_hw))
+        f8s.append(f8[0].half())
+        f16s.append(f16[0].half())
+        ths.append(torch.from_numpy(thermal_channel(frame.thermal_k, f8.shape[-2:])).half())
+        fb, nb = {}, {}
+        for oid, o in clip.gt[i].objects.items():
+            if not o.in_view:
+                continue
+            b = np.asarray(o.box_xyxy, np.float32)
+            nb[oid] = b / np.array([cfg.width, cfg.height, cfg.width, cfg.height], np.float32)
+            if o.visibility >= min_visibility and (b[2] - b[0]) >= 2 and (b[3] - b[1]) >= 2:
+                fb[oid] = b * np.array([sx, sy, sx, sy], np.float32)
+        boxes.append(fb)
+        nboxes.append(nb)
+    view = SimpleNamespace(name=clip.name, config=clip.config, num_frames=clip.num_frames, gt=clip.gt,
+                           expressions=clip.expressions)
+    return view, torch.stack(f8s), torch.stack(f16s), torch.stack(ths), boxes, nboxes
+
+
+# per worker process: (input_hw, backbone, min_visibility), set by _init_worker
+_WORKER: Dict[str, object] = {}
+
+
+def _init_worker(input_hw: Tuple[int, int], backbone: MultiScaleBackbone, min_visibility: float) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(input_hw=input_hw, backbone=backbone, min_visibility=min_visibility)
+
+
+def _worker_encode(cfg, seed: int):
+    return _encode_clip(cfg, seed, _WORKER["input_hw"], _WORKER["backbone"], _WORKER["min_visibility"])
+
+
 def build_cache(configs: Sequence[Tuple[object, int]], input_hw: Tuple[int, int], backbone: MultiScaleBackbone,
                 extra_expressions: int = 6, foreign_expressions: int = 3, seed: int = 0,
-                progress: bool = True, min_visibility: float = MIN_VISIBILITY) -> List[CachedClip]:
+                progress: bool = True, min_visibility: float = MIN_VISIBILITY, workers: int = 1) -> List[CachedClip]:
     """Render every clip, encode its frames once, collect boxes and expressions.
 
     An in-view object is a detection target (``CachedClip.boxes``) when its
     visible fraction is >= ``min_visibility`` (0..1) and its box is >= 2 px
     a side; ``norm_boxes`` keeps every in-view object.
+
+    ``workers`` > 1 renders and encodes the clips in that many spawned
+    processes (one torch thread each); the expressions, which draw from one
+    rng across the clips, are then added here in clip order, so the cache
+    is the same for any number of workers.
     """
     if not 0.0 <= float(min_visibility) <= 1.0:
         raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility}")
+    if int(workers) < 1:
+        raise ValueError(f"cache workers must be >= 1, got {workers}")
     from tqdm import tqdm
 
-    from ..data.world import render_clip
+    if int(workers) == 1:
+        encoded = (_encode_clip(cfg, s, input_hw, backbone, min_visibility) for cfg, s in configs)
+    else:
+        from .workers import ordered_pool_map
 
+        encoded = ordered_pool_map(_worker_encode, list(configs), int(workers), _init_worker,
+                                   (tuple(input_hw), backbone, float(min_visibility)))
     rng = np.random.default_rng(seed)
-    h, w = input_hw
     clips: List[CachedClip] = []
     constraint_pool: List[Dict[str, str]] = []
-    bar = tqdm(total=len(configs), desc="render+encode clips", unit="clip", disable=not progress)
-    for cfg, s in configs:
-        clip = render_clip(cfg, s)
-        f8s, f16s, ths, boxes, nboxes = [], [], [], [], []
-        sx, sy = w / cfg.width, h / cfg.height
-        for i, frame in enumerate(clip.frames):
-            f8, f16 = backbone(preprocess_rgb(frame.image_rgb, input_hw))
-            f8s.append(f8[0].half())
-            f16s.append(f16[0].half())
-            ths.append(torch.from_numpy(thermal_channel(frame.thermal_k, f8.shape[-2:])).half())
-            fb, nb = {}, {}
-            for oid, o in clip.gt[i].objects.items():
-                if not o.in_view:
-                    continue
-                b = np.asarray(o.box_xyxy, np.float32)
-                nb[oid] = b / np.array([cfg.width, cfg.height, cfg.width, cfg.height], np.float32)
-                if o.visibility >= min_visibility and (b[2] - b[0]) >= 2 and (b[3] - b[1]) >= 2:
-                    fb[oid] = b * np.array([sx, sy, sx, sy], np.float32)
-            boxes.append(fb)
-            nboxes.append(nb)
+    bar = tqdm(total=len(configs), desc=f"render+encode clips ({int(workers)} worker{'s' * (int(workers) > 1)})",
+               unit="clip", disable=not progress)
+    for clip, f8, f16, th, boxes, nboxes in encoded:
         exprs = [(e.text, frozenset(int(r) for r in e.referent_ids)) for e in clip.expressions if e.multi]
         foreign = [constraint_pool[int(k)] for k in rng.integers(0, len(constraint_pool), foreign_expressions)] \
             if constraint_pool else []
@@ -146,7 +186,7 @@ def build_cache(configs: Sequence[Tuple[object, int]], input_hw: Tuple[int, int]
             if t not in seen:
                 seen.add(t)
                 uniq.append((t, r))
-        clips.append(CachedClip(clip.name, torch.stack(f8s), torch.stack(f16s), torch.stack(ths), boxes, nboxes, uniq))
+        clips.append(CachedClip(clip.name, f8, f16, th, boxes, nboxes, uniq))
         bar.update(1)
     bar.close()
     return clips

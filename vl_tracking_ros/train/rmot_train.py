@@ -47,7 +47,7 @@ LOSS_WEIGHTS = {"heatmap": 1.0, "dims": 1.0, "disp": 1.0, "embed": 0.2}
 
 _TRAIN_KEYS = {"seed", "clips", "seed_base", "num_frames", "cache", "out", "threads", "onetrack", "flexhook",
                "extra_expressions", "foreign_expressions", "log", "finetune", "resume_from", "retrain_flexhook",
-               "min_visibility"}
+               "min_visibility", "cache_workers"}
 
 
 class TrainConfigError(ModelConfigError):
@@ -298,7 +298,8 @@ def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
         with torch.random.fork_rng(devices=[]):   # CPU RNG restored on exit; no CUDA RNG is touched here
             clips = build_cache(confs, model_cfg.input_hw, MultiScaleBackbone(), int(cfg.get("extra_expressions", 6)),
                                 int(cfg.get("foreign_expressions", 3)), int(cfg.get("seed", 0)), progress,
-                                min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)))
+                                min_visibility=float(cfg.get("min_visibility", MIN_VISIBILITY)),
+                                workers=int(cfg.get("cache_workers", 1)))
         if cache:
             save_cache(clips, cache)
     text_encoder = build_text_encoder(model_cfg.text_encoder, model_cfg.max_text_tokens)

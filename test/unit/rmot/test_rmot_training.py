@@ -144,3 +144,21 @@ def test_cache_build_and_cache_load_leave_the_same_rng(tmp_path):
     after_load = torch.rand(4)
     assert torch.equal(after_build, after_load)
     assert len(built) == len(loaded) == 1 and torch.equal(built[0].f16, loaded[0].f16)
+
+
+def test_cache_is_the_same_for_any_number_of_workers(data):
+    """Two spawned workers render + encode the clips; the expressions are
+    drawn here in clip order, so the cache equals the one-process cache."""
+    mc, clips, _ = data
+    confs = [(c.with_(width=160, height=128, num_objects=5, occlusion="none"), s)
+             for c, s in training_clip_configs(2, 99_000_000, num_frames=10)]
+    two = build_cache(confs, mc.input_hw, MultiScaleBackbone(), extra_expressions=3, foreign_expressions=1,
+                      progress=False, workers=2)
+    assert [c.name for c in two] == [c.name for c in clips]
+    for a, b in zip(clips, two):
+        assert torch.equal(a.f8, b.f8) and torch.equal(a.f16, b.f16) and torch.equal(a.th8, b.th8)
+        assert a.expressions == b.expressions and len(a.expressions) >= 2
+        assert [sorted(f) for f in a.boxes] == [sorted(f) for f in b.boxes]
+        assert all(np.array_equal(x[k], y[k]) for x, y in zip(a.boxes, b.boxes) for k in x)
+    with pytest.raises(ValueError, match="workers"):
+        build_cache(confs, mc.input_hw, MultiScaleBackbone(), progress=False, workers=0)
