@@ -135,8 +135,6 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
     copied into ``net`` when the stage ends."""
     tc = cfg.train
     params = _set_stage_trainable(net, stage)
-    ema = (WeightEMA([(n, p) for n, p in net.named_parameters() if p.requires_grad], tc.ema_decay)
-           if tc.ema_decay > 0 else None)
     lr = tc.stage2_lr if (stage == 2 and tc.stage2_lr > 0) else tc.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
@@ -144,18 +142,20 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
     start = 0
     rng = np.random.default_rng(tc.seed * 1000 + stage)
     torch.manual_seed(tc.seed * 1000 + stage)
-    if resume and os.path.isfile(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=False) if resume and os.path.isfile(ckpt_path) else None
+    if ck is not None:
         net.load_state_dict(ck["model"], strict=False)
         opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
         start = int(ck["step"]); rng.bit_generator.state = ck["rng"]; torch.set_rng_state(ck["torch_rng"])
-        if ema is not None:
-            if ck.get("ema") is not None:
-                ema.load_state_dict(ck["ema"])
-            else:  # a checkpoint from a run without EMA: the average starts at the resumed weights
-                ema = WeightEMA(ema.params.items(), tc.ema_decay)
-                LOG.warning("stage %d checkpoint has no weight EMA; averaging from step %d on", stage, start)
         LOG.info("resumed stage %d at step %d", stage, start)
+    # the average starts at the (resumed) weights, or continues a checkpointed one
+    ema = (WeightEMA([(n, p) for n, p in net.named_parameters() if p.requires_grad], tc.ema_decay)
+           if tc.ema_decay > 0 else None)
+    if ema is not None and ck is not None:
+        if ck.get("ema") is not None:
+            ema.load_state_dict(ck["ema"])
+        else:
+            LOG.warning("stage %d checkpoint has no weight EMA; averaging from step %d on", stage, start)
     train_idx = np.nonzero(~cache.frame_val[cache.s_frame].numpy())[0]
     if stage == 2:  # MeME matters most where RGB fails: oversample night frames
         night = cache.frame_night[cache.s_frame].numpy()[train_idx]
