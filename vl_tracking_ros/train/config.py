@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from ..models.candidate_ranker import RankerConfig
-from ..models.config import ModelConfig, config_from_dict
+from ..models.config import ModelConfig, config_from_dict, drop_unset_late_fields
 from ..models.errors import ModelConfigError
 from ..models.gating import GateConfig
 from ..resources import read_yaml_mapping
@@ -80,6 +80,14 @@ class TrainConfig:
     cache_workers: int = 1
     val_frac: float = 0.05
 
+    #: fields added after weights were shipped (see :func:`drop_unset_late_fields`)
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("ema_decay",)
+
+    def validate(self) -> "TrainConfig":
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ModelConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        return self
+
 
 @dataclass
 class PresetConfig:
@@ -141,11 +149,7 @@ def load_preset_config(path: str) -> PresetConfig:
         path=path,
         ranker=_ranker_config(data, path),
     )
-    if not 0.0 <= cfg.train.ema_decay < 1.0:
-        raise ModelConfigError(f"{path}: train.ema_decay must lie in [0, 1), got {cfg.train.ema_decay}")
-    train_d = asdict(cfg.train)
-    if train_d["ema_decay"] == 0.0:  # added in stop 20: recipes without it hash as before
-        del train_d["ema_decay"]
+    train_d = drop_unset_late_fields(asdict(cfg.train), cfg.train)  # older recipes keep their hash
     payload = json.dumps({"model": asdict(cfg.model), "train": train_d}, sort_keys=True)
     cfg.recipe_hash = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return cfg
