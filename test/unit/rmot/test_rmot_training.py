@@ -15,12 +15,17 @@ SMALL = {"input_hw": [128, 160],
          "flexhook": {"dim": 32, "frames": 3, "time_stride": 1}}
 
 
+def _small_clip_configs():
+    """Two short, small training clips (the ``data`` fixture's)."""
+    return [(c.with_(width=160, height=128, num_objects=5, occlusion="none"), s)
+            for c, s in training_clip_configs(2, 99_000_000, num_frames=10)]
+
+
 @pytest.fixture(scope="module")
 def data():
     torch.set_num_threads(1)
     mc = model_config_from_dict(SMALL)
-    confs = [(c.with_(width=160, height=128, num_objects=5, occlusion="none"), s)
-             for c, s in training_clip_configs(2, 99_000_000, num_frames=10)]
+    confs = _small_clip_configs()
     clips = build_cache(confs, mc.input_hw, MultiScaleBackbone(), extra_expressions=3, foreign_expressions=1,
                         progress=False)
     bank = TextBank(build_text_encoder("minilm", 16), [t for c in clips for t, _ in c.expressions])
@@ -150,8 +155,7 @@ def test_cache_is_the_same_for_any_number_of_workers(data):
     """Two spawned workers render + encode the clips; the expressions are
     drawn here in clip order, so the cache equals the one-process cache."""
     mc, clips, _ = data
-    confs = [(c.with_(width=160, height=128, num_objects=5, occlusion="none"), s)
-             for c, s in training_clip_configs(2, 99_000_000, num_frames=10)]
+    confs = _small_clip_configs()
     two = build_cache(confs, mc.input_hw, MultiScaleBackbone(), extra_expressions=3, foreign_expressions=1,
                       progress=False, workers=2)
     assert [c.name for c in two] == [c.name for c in clips]
