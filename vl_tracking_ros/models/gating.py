@@ -153,6 +153,7 @@ class MVLMGate:
         if len(cands) == 0:
             self.frames_unconfident += 1
             self.memory = cfg.lam * self.memory + (1 - cfg.lam) * -1.0
+            self.force_global = True  # S_t is empty: relocalize, as when no candidate is confident
             return GateDecision(-1, np.zeros(0, np.float32), np.zeros(0, np.float32), False)
         d_corr, d_cls = self.margins(cands)
         kappa_vlm = cfg.alpha * d_corr + (1 - cfg.alpha) * d_cls

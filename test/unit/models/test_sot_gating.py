@@ -61,6 +61,18 @@ def test_two_equal_peaks_are_ambiguous_and_trigger_global_search():
     assert abs(d.kappa_vlm[0]) < 0.1  # no margin over the runner-up
 
 
+def test_frame_without_candidates_relocalizes_and_decays_memory():
+    gate = MVLMGate(GateConfig())
+    gate.step(cands_of([(5, 7, 4.0)], corr_at=[(5, 7, 0.7)]))
+    assert not gate.force_global and gate.memory > 0
+    before = gate.memory
+    empty = Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    d = gate.step(empty)
+    assert d.index == -1 and not d.confident
+    assert gate.force_global                       # S_t is empty: the next frame searches the whole image
+    assert gate.memory < before and gate.frames_unconfident == 1
+
+
 def test_runner_up_inside_exclusion_zone_is_not_a_competitor():
     c = Candidates(boxes_xyxy=np.array([[10, 10, 50, 50], [12, 12, 52, 52]], np.float32),
                    cls_scores=np.array([0.9, 0.85], np.float32), corr_scores=np.array([0.6, 0.6], np.float32),
