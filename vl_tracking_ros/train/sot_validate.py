@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from ..data.suites import training_clips
     from ..eval.cli_eval import build_report
     from ..eval.runner import evaluate_clips
-    from ..trackers.language_tracker import LanguageTracker
+    from ..trackers.language_tracker import LanguageTracker, UnsupportedModalityError
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--weights-dir", default=None, help="weights dir (default: the shipped weights/)")
@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=None, help="comma-separated suites of PLAN")
     p.add_argument("--gating", action="append", default=[], metavar="KEY=VALUE",
                    help="override a gating parameter of the preset (repeatable), e.g. select=kappa")
+    p.add_argument("--modalities", default=None,
+                   help="comma-separated modalities the tracker may use, e.g. rgb (RGB only) or rgb,thermal "
+                        "(default: RGB + every X modality the weights were trained for)")
     p.add_argument("--json", default=None)
     p.add_argument("--set", default=None, choices=sorted(VALIDATION_SETS) + ["all"],
                    help="one of the standard clip sets (overrides --start/--spacing/--mult), or all three")
@@ -69,6 +72,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     gating = dict(_parse_override(kv) for kv in args.gating)
     only = set(args.only.split(",")) if args.only else set(PLAN)
+    modalities = [m.strip() for m in args.modalities.split(",") if m.strip()] if args.modalities else None
     unknown = sorted(only - set(PLAN))
     if unknown:
         raise SystemExit(f"--only: unknown suite(s) {unknown}; valid: {', '.join(PLAN)}")
@@ -80,8 +84,11 @@ def main(argv=None) -> int:
             if suite not in only:
                 continue
             n *= mult
-            tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
-                                      use_motion=not args.no_motion, gating=gating)
+            try:
+                tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
+                                          use_motion=not args.no_motion, gating=gating, modalities=modalities)
+            except UnsupportedModalityError as exc:
+                raise SystemExit(f"--modalities: {exc}") from exc
             clips = training_clips(args.stream, n, mix={suite: 1.0}, start=start + spacing * k, num_frames=60)
             rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
             tracker.close()
@@ -100,6 +107,7 @@ def main(argv=None) -> int:
         res = one_set(**VALIDATION_SETS[args.set])
     else:
         res = one_set(args.start, args.spacing, args.mult)
+    res["modalities"] = modalities or "trained"
     res["wall_s"] = round(time.time() - t0, 1)
     print(json.dumps(res))
     if args.json:

@@ -35,3 +35,15 @@ def test_set_flag_matches_explicit_options_and_all_averages(one_clip_plan, tmp_p
 def test_unknown_suite_is_a_clear_error(one_clip_plan):
     with pytest.raises(SystemExit, match="unknown suite"):
         sot_validate.main(["--only", "sot-dya"])
+
+
+def test_modalities_option_restricts_the_tracker_and_rejects_unknown_ones(monkeypatch, tmp_path):
+    """--modalities rgb runs RGB only (the thermal-gain comparison on
+    validation night clips); a misspelt modality is a clear error."""
+    monkeypatch.setattr(sot_validate, "PLAN", {"sot-night": 1})
+    out = tmp_path / "rgb.json"
+    assert sot_validate.main(["--set", "3", "--modalities", "rgb", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["modalities"] == ["rgb"] and 0.0 <= r["sot-night"]["PRE"] <= 1.0
+    with pytest.raises(SystemExit, match="--modalities: unknown modalities"):
+        sot_validate.main(["--set", "3", "--modalities", "rgb,thermla"])
