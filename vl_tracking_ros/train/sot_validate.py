@@ -15,6 +15,11 @@ docs/sot-model.md used (88 clips in all), ``--set all`` runs the three and
 adds their mean (the figure selections are made on):
 
     .venv/bin/python -m vl_tracking_ros.train.sot_validate --set all --weights-dir DIR --json OUT.json
+
+``--modalities rgb`` (or ``rgb,thermal``, ...) restricts the tracker to those
+inputs, e.g. for the RGB-only vs RGB + thermal comparison on night clips:
+
+    .venv/bin/python -m vl_tracking_ros.train.sot_validate --set all --only sot-night --modalities rgb
 """
 from __future__ import annotations
 
