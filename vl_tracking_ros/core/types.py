@@ -25,6 +25,19 @@ X_MODALITIES = ("depth", "thermal", "event")
 ALL_MODALITIES = ("rgb",) + X_MODALITIES
 
 
+def parse_modality_list(text: Optional[str]) -> Optional[tuple]:
+    """A command-line modality list, e.g. ``"rgb, thermal"`` -> ``("rgb", "thermal")``.
+
+    Names are stripped and empty entries dropped, in the given order; no
+    check of the names here (the tracker that receives them says which it
+    supports). ``None`` or ``""`` gives ``None``, meaning "the preset's own
+    choice".
+    """
+    if not text:
+        return None
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
 @dataclass(frozen=True)
 class TargetQuery:
     """One thing the user asked to track (parsed from a command).

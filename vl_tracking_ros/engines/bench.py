@@ -172,12 +172,12 @@ def bench_network(backend: Any, model: Any, variant: Any, streams: int, frames: 
 # -- end to end -------------------------------------------------------------------------------------
 def bench_end_to_end(kind: str, args: argparse.Namespace, device: str) -> Dict[str, Any]:
     """The real tracker preset on generated frames: per-stage timings_ms and step latency."""
-    from ..core.types import TargetQuery
+    from ..core.types import TargetQuery, parse_modality_list
     from ..data.scene import ClipConfig
     from ..data.world import render_clip
     from ..trackers.registry import build_tracker
 
-    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    modalities = parse_modality_list(args.modalities) or ()
     options: Dict[str, Any] = {"backend": kind, "device": device}
     if args.threads and args.model.startswith("mvlm"):
         options["num_threads"] = args.threads

@@ -144,13 +144,12 @@ def _fmt(v: Optional[float], pct: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.types import parse_modality_list
     from .runner import evaluate_suite
 
     if args.max_clips is not None and args.max_clips < 1:
         raise ValueError(f"--max-clips must be >= 1, got {args.max_clips}")
-    modalities = None
-    if args.modalities:
-        modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    modalities = parse_modality_list(args.modalities)
     result = evaluate_suite(args.tracker, args.suite, seed=args.seed, full=args.full, device=args.device,
                             modalities=modalities, max_clips=args.max_clips,
                             keep_worst=max(0, args.worst) if args.plots else 0,

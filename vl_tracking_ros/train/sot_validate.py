@@ -50,6 +50,7 @@ def _parse_override(text: str):
 def main(argv=None) -> int:
     import torch
 
+    from ..core.types import parse_modality_list
     from ..data.suites import training_clips
     from ..eval.cli_eval import build_report
     from ..eval.runner import evaluate_clips
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     gating = dict(_parse_override(kv) for kv in args.gating)
     only = set(args.only.split(",")) if args.only else set(PLAN)
-    modalities = [m.strip() for m in args.modalities.split(",") if m.strip()] if args.modalities else None
+    modalities = parse_modality_list(args.modalities)
     unknown = sorted(only - set(PLAN))
     if unknown:
         raise SystemExit(f"--only: unknown suite(s) {unknown}; valid: {', '.join(PLAN)}")
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
         res = one_set(**VALIDATION_SETS[args.set])
     else:
         res = one_set(args.start, args.spacing, args.mult)
-    res["modalities"] = modalities or "trained"
+    res["modalities"] = list(modalities) if modalities is not None else "trained"
     res["wall_s"] = round(time.time() - t0, 1)
     print(json.dumps(res))
     if args.json:
