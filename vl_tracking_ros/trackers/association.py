@@ -17,7 +17,13 @@ issue asks for:
   the buffer for ``max_lost_frames`` frames, then it is deleted;
 * **re-identification**: detections left unmatched by the motion step are
   matched to lost tracks by appearance-embedding cosine similarity (gated by a
-  motion radius that grows with the gap), which revives the old ID.
+  motion radius that grows with the gap), which revives the old ID;
+* **low-score second pass** (optional, the BYTE idea of ByteTrack, Zhang et
+  al., ECCV 2022): peaks below the detection threshold -- typically a partly
+  hidden object -- never start a track, but after the motion step they are
+  matched, by motion alone, to the tracks that were seen last frame and are
+  still unmatched, so an object that fades behind another keeps its track
+  (and its ID) instead of being dropped and reborn.
 
 IDs come from a counter owned by the :class:`Associator` instance (never a
 global), starting at 1.
@@ -145,6 +151,9 @@ class AssociationConfig:
         to adapt, more robust to one bad frame).
     history_len: matched boxes kept per track (FlexHook needs the recent
         trajectory).
+    low_match_dist: motion gate (box sizes) of the low-score second pass;
+        tighter than ``max_match_dist`` because a weak peak is more often
+        clutter or a neighbour. Used only when ``update`` gets ``low_dets``.
     """
 
     birth_score: float = 0.4
@@ -157,12 +166,13 @@ class AssociationConfig:
     reid_radius_growth: float = 0.25
     embedding_momentum: float = 0.8
     history_len: int = 16
+    low_match_dist: float = 0.5
 
     def __post_init__(self) -> None:
         if self.confirm_hits < 1 or self.max_lost_frames < 0 or self.history_len < 1:
             raise ValueError("confirm_hits >= 1, max_lost_frames >= 0 and history_len >= 1 required")
-        if self.max_match_dist <= 0 or self.reid_radius <= 0:
-            raise ValueError("max_match_dist and reid_radius must be > 0")
+        if self.max_match_dist <= 0 or self.reid_radius <= 0 or self.low_match_dist <= 0:
+            raise ValueError("max_match_dist, reid_radius and low_match_dist must be > 0")
 
 
 _INF = 1e6
@@ -194,10 +204,20 @@ class Associator:
         return [t for t in self._tracks if t.status == TrackStatus.CONFIRMED and t.frames_since_seen == 0]
 
     # ----------------------------------------------------------------- update
-    def update(self, dets: Detections) -> List[Track]:
-        """Associate one frame of detections; returns confirmed visible tracks."""
+    def update(self, dets: Detections, low_dets: Optional[Detections] = None) -> List[Track]:
+        """Associate one frame of detections; returns confirmed visible tracks.
+
+        dets: the frame's detections (above the detection threshold).
+        low_dets: optional weaker peaks of the same frame (below the
+            detection threshold). They only extend confirmed tracks seen
+            last frame that ``dets`` left unmatched (motion gate ``low_match_dist``, no
+            appearance term, the track's embedding is not updated from them);
+            they never start a track or revive a lost one.
+        """
         if not isinstance(dets, Detections):
             raise AssociationInputError(f"expected Detections, got {type(dets).__name__}")
+        if low_dets is not None and not isinstance(low_dets, Detections):
+            raise AssociationInputError(f"low_dets: expected Detections or None, got {type(low_dets).__name__}")
         cfg = self.config
         self.frame_count += 1
         n = len(dets)
@@ -223,6 +243,21 @@ class Associator:
                 self._match(active[i], dets, j)
                 matched.add(active[i].track_id)
                 unmatched_dets.discard(j)
+
+        # 1b) low-score second pass: still-unmatched active tracks vs weak peaks, motion only
+        if low_dets is not None and len(low_dets):
+            rest = [t for t in active if t.track_id not in matched and t.status == TrackStatus.CONFIRMED]
+            if rest:
+                track_c = np.stack([t.center_xy for t in rest])
+                sizes = np.array([t.size for t in rest], np.float32)
+                dist = np.linalg.norm(low_dets.prev_centers_xy[None, :, :] - track_c[:, None, :], axis=2)
+                dist = dist / sizes[:, None]
+                cost = np.where(dist > cfg.low_match_dist, _INF, dist)
+                for i, j in zip(*linear_sum_assignment(cost)):
+                    if cost[i, j] >= _INF:
+                        continue
+                    self._match(rest[i], low_dets, j, update_embedding=False)
+                    matched.add(rest[i].track_id)
 
         # 2) re-identification: lost confirmed tracks vs left-over detections
         lost = [t for t in self._tracks if t.status == TrackStatus.LOST]
@@ -275,7 +310,7 @@ class Associator:
             self._tracks.append(t)
         return self.confirmed_visible()
 
-    def _match(self, t: Track, dets: Detections, j: int) -> None:
+    def _match(self, t: Track, dets: Detections, j: int, update_embedding: bool = True) -> None:
         cfg = self.config
         new_box = dets.boxes_xyxy[j].copy()
         gap = t.frames_since_seen + 1
@@ -287,7 +322,7 @@ class Associator:
         t.hits += 1
         t.age += 1
         t.frames_since_seen = 0
-        if dets.embeddings is not None:
+        if update_embedding and dets.embeddings is not None:
             e = dets.embeddings[j]
             if t.embedding is None:
                 t.embedding = e.copy()

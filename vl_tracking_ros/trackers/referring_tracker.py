@@ -71,6 +71,11 @@ class ReferringConfig:
         reaction, more flicker).
     max_detections: top-k peaks per frame.
     nms_iou: box NMS IoU after peak extraction (see ``decode_frame``).
+    low_detection_threshold: peaks between this and ``detection_threshold``
+        go to the association's low-score second pass (they extend existing
+        tracks, never start one; see ``association``). None (the default)
+        turns the pass off. Lower keeps partly hidden objects tracked longer
+        but lets a track drift onto clutter.
     answer_single: also answer single-target queries ("track the red car")
         as if they were "track all ..." (used to measure ID switches on the
         single-target occlusion suite; the router normally sends those to the
@@ -83,8 +88,15 @@ class ReferringConfig:
     ema: float = 0.4
     max_detections: int = 40
     nms_iou: float = 0.5
+    low_detection_threshold: Optional[float] = None
     answer_single: bool = False
     association: AssociationConfig = field(default_factory=AssociationConfig)
+
+    def __post_init__(self) -> None:
+        low = self.low_detection_threshold
+        if low is not None and not 0.0 < float(low) <= float(self.detection_threshold):
+            raise ValueError(f"low_detection_threshold must be in (0, detection_threshold="
+                             f"{self.detection_threshold}] or null, got {low}")
 
 
 @dataclass
@@ -379,16 +391,20 @@ class ReferringTracker(Tracker):
         else:
             out = self.models.onetrack.forward_features(w16, w8, last_only=True)
             maps = {k: v[0, 0] for k, v in out.items()}
-        dets = decode_frame(maps, self.config.detection_threshold,
-                            self.config.max_detections, self.config.nms_iou)
+        low = self.config.low_detection_threshold
+        thr = self.config.detection_threshold
+        dets = decode_frame(maps, thr if low is None else min(low, thr), self.config.max_detections,
+                            self.config.nms_iou)
         sx, sy = w_img / float(hw[1]), h_img / float(hw[0])
         scale4 = np.array([sx, sy, sx, sy], np.float32)
         boxes = dets.boxes_xyxy * scale4
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w_img)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h_img)
         t3 = time.perf_counter()
-        tracks = self.associator.update(Detections(boxes, dets.scores, dets.prev_centers_xy * scale4[:2],
-                                                   dets.embeddings))
+        strong = dets.scores >= thr
+        split = [Detections(boxes[m], dets.scores[m], dets.prev_centers_xy[m] * scale4[:2], dets.embeddings[m])
+                 for m in (strong, ~strong)]
+        tracks = self.associator.update(split[0], split[1] if low is not None else None)
         norm4 = np.array([w_img, h_img, w_img, h_img], np.float32)
         live = {t.track_id for t in self.associator.tracks}
         for tid in list(self._history):

@@ -113,3 +113,49 @@ def test_bad_detections_raise(kwargs, exc):
 def test_update_rejects_non_detections():
     with pytest.raises(AssociationInputError):
         Associator().update([[0, 0, 1, 1]])
+
+
+def _weak(objs, score=0.2):
+    d = _dets(objs)
+    d.scores[:] = score
+    return d
+
+
+def test_low_score_pass_keeps_a_fading_object_tracked_without_births():
+    """BYTE-style second pass: a confirmed track whose peak drops below the
+    detection threshold stays visible with its ID; weak peaks elsewhere start
+    nothing; without the pass the same track goes to the lost buffer."""
+    cfg = AssociationConfig(confirm_hits=2, low_match_dist=0.5)
+    with_pass, without = Associator(cfg), Associator(cfg)
+    x = 40.0
+    for _ in range(4):
+        x += 3
+        for a in (with_pass, without):
+            a.update(_dets([(x, 60, 3, 0, 0)]))
+    tid = with_pass.confirmed_visible()[0].track_id
+    emb_before = with_pass.tracks[0].embedding.copy()
+    for _ in range(5):                                   # partly hidden: only weak peaks, one far-away clutter peak
+        x += 3
+        weak = _weak([(x, 60, 3, 0, 2), (250, 200, 0, 0, 3)])
+        out = with_pass.update(_dets([]), weak)
+        assert [t.track_id for t in out] == [tid]
+        assert abs(float(out[0].center_xy[0]) - x) < 1e-3
+        assert without.update(_dets([])) == []
+    assert len(with_pass.tracks) == 1                    # the clutter peak started no track
+    np.testing.assert_allclose(with_pass.tracks[0].embedding, emb_before)   # weak peaks do not re-learn appearance
+    assert without.tracks[0].status == TrackStatus.LOST
+
+
+def test_low_score_pass_respects_gate_and_ignores_tentative_and_lost_tracks():
+    a = Associator(AssociationConfig(confirm_hits=2, low_match_dist=0.5))
+    a.update(_dets([(50, 50, 0, 0, 0)]))                # tentative
+    a.update(_dets([]), _weak([(50, 50, 0, 0, 0)]))     # a weak peak cannot confirm or keep a tentative track
+    assert a.tracks == []
+    for cx in (50, 52, 54):
+        a.update(_dets([(cx, 50, 2, 0, 0)]))
+    # weak peak whose predicted previous centre is 15 px (0.75 box sizes) from the track: outside the 0.5 gate
+    assert a.update(_dets([]), _weak([(71, 50, 2, 0, 0)])) == []
+    assert a.tracks[0].status == TrackStatus.LOST
+    assert a.update(_dets([]), _weak([(56, 50, 2, 0, 0)])) == []   # lost tracks are not revived by weak peaks
+    with pytest.raises(AssociationInputError):
+        a.update(_dets([]), "not detections")
