@@ -29,7 +29,7 @@ import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from ..core.tracker import Tracker
 from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, TrackState
 from ..models.config import drop_unset_late_fields
 from ..models.errors import WeightsError
+from ..models.flexhook_ensemble import FlexHookEnsemble
 from ..models.flexhook_model import FlexHook, FlexHookConfig, LanguageState
 from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
 from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
@@ -101,13 +102,28 @@ class ReferringConfig:
 
 @dataclass
 class RmotModelConfig:
-    """Architecture (``model:`` in the YAML): input size, OneTrack-M, FlexHook."""
+    """Architecture (``model:`` in the YAML): input size, OneTrack-M, FlexHook.
+
+    flexhook_members: number of FlexHook heads, each trained from its own
+        seed, whose logits are averaged (``models/flexhook_ensemble.py``).
+        1 = the single head of the paper. More heads lower the draw-to-draw
+        variance of the referring scores at K x FlexHook's time per frame
+        (~5 ms each on one CPU core) and K x its training time.
+    """
+
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("flexhook_members",)
 
     input_hw: Tuple[int, int] = (192, 256)
     text_encoder: str = "minilm"
     max_text_tokens: int = 16
     onetrack: OneTrackConfig = field(default_factory=OneTrackConfig)
     flexhook: FlexHookConfig = field(default_factory=FlexHookConfig)
+    flexhook_members: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.flexhook_members, bool) or not isinstance(self.flexhook_members, int) \
+                or not 1 <= self.flexhook_members <= 16:
+            raise ValueError(f"flexhook_members must be an integer in [1, 16], got {self.flexhook_members!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
@@ -115,6 +131,7 @@ class RmotModelConfig:
         d["onetrack"]["token_hw"] = list(self.onetrack.token_hw)
         d["flexhook"]["channels"] = list(self.flexhook.channels)
         drop_unset_late_fields(d["flexhook"], self.flexhook)  # older configs keep their hash (and weights)
+        drop_unset_late_fields(d, self)
         return d
 
     def config_hash(self) -> str:
@@ -163,13 +180,33 @@ def load_yaml_config(path: str) -> Dict[str, Any]:
 
 
 class RmotModels(torch.nn.Module):
-    """The trainable parts (OneTrack-M + FlexHook) in one state dict."""
+    """The trainable parts (OneTrack-M + FlexHook) in one state dict.
+
+    ``flexhook`` is the first (or only) FlexHook head; with
+    ``cfg.flexhook_members`` K > 1, ``flexhook_extra`` holds the other K - 1
+    (state-dict keys ``flexhook_extra.<k>.*``), built without moving torch's
+    RNG, so OneTrack-M and the first head initialise as with one head.
+    """
 
     def __init__(self, cfg: RmotModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.onetrack = OneTrackM(cfg.onetrack)
         self.flexhook = FlexHook(cfg.flexhook)
+        if cfg.flexhook_members > 1:
+            with torch.random.fork_rng(devices=[]):
+                self.flexhook_extra = torch.nn.ModuleList(FlexHook(cfg.flexhook)
+                                                          for _ in range(cfg.flexhook_members - 1))
+
+    def flexhook_heads(self) -> List[FlexHook]:
+        """All FlexHook heads, the first one first."""
+        return [self.flexhook] + list(getattr(self, "flexhook_extra", []))
+
+    def referrer(self):
+        """What scores (expression, tracklet) pairs: the single FlexHook, or
+        a :class:`FlexHookEnsemble` over all heads."""
+        heads = self.flexhook_heads()
+        return heads[0] if len(heads) == 1 else FlexHookEnsemble(heads)
 
 
 # ----------------------------------------------------------------- weights
@@ -264,6 +301,7 @@ class ReferringTracker(Tracker):
             torch.set_num_threads(int(threads))
         self.models = models.to(self.device).eval()
         self.model_cfg = models.cfg
+        self._referrer = models.referrer()
         self.backbone = (backbone or MultiScaleBackbone()).to(self.device).eval()
         if text_encoder is None:
             from ..models.text_encoder import build_text_encoder
@@ -277,7 +315,7 @@ class ReferringTracker(Tracker):
         self._box_memory = max(self._span, fh.motion_history)   # frames of box history kept per track
         self._buffer_len = max(self.model_cfg.onetrack.window, self._span)
         self._queries: List[TargetQuery] = []
-        self._lang: Optional[LanguageState] = None
+        self._lang: Any = None   # LanguageState, or one per head (FlexHookEnsemble)
         self._reset_tracking()
 
     def _build_backends(self, backend: str, engine_dir: Optional[str]) -> Dict[str, Any]:
@@ -333,7 +371,7 @@ class ReferringTracker(Tracker):
             return
         tokens, mask = self.text_encoder([q.expression for q in multi])   # encoded once per command
         with torch.no_grad():
-            self._lang = self.models.flexhook.encode_language(tokens.to(self.device), mask.to(self.device))
+            self._lang = self._referrer.encode_language(tokens.to(self.device), mask.to(self.device))
         self._queries = multi
         # new expressions: forget smoothing state (tracks and their IDs persist)
         self._ema.clear()
@@ -458,7 +496,7 @@ class ReferringTracker(Tracker):
         oldest = self._frames[0]
         sel = [by_index.get(f, oldest if f < oldest.index else self._frames[-1]) for f in frame_ids]
         maps = [torch.stack([f.f16 for f in sel]), torch.stack([torch.cat([f.f8, f.th8]) for f in sel])]
-        logits = self.models.flexhook(maps, boxes, self._lang, self._motion_boxes(ids, idx))
+        logits = self._referrer(maps, boxes, self._lang, self._motion_boxes(ids, idx))
         scores = torch.sigmoid(logits).cpu().numpy()  # [E, N]
         cfg = self.config
         best: Dict[int, Tuple[float, int]] = {}

@@ -15,8 +15,14 @@ FlexHook (its paper's "Loss & Training"): focal loss on the (expression,
 tracklet) logits + the reference-point barrier L_r, on ground-truth
 tracklets perturbed by the tracking-noise augmentations (``rmot_noise``).
 
+``model.flexhook_members: K`` > 1 trains K - 1 further FlexHook heads after
+the first, head k from its own seed (:func:`extra_head_seed`: fresh
+initialisation and sampling order, nothing shared with the other stages), so
+adding heads leaves OneTrack-M and the first head exactly as with one head;
+their logits are averaged at run time (``models/flexhook_ensemble.py``).
+
 ``train.resume_from: <weights>`` continues from saved weights (fine-tuning
-stage only); with ``train.retrain_flexhook: true`` only the saved OneTrack-M
+stage only; heads missing from a file saved with fewer heads are trained); with ``train.retrain_flexhook: true`` only the saved OneTrack-M
 is kept and FlexHook is trained afresh with ``train.flexhook`` -- for
 FlexHook-only changes (e.g. ``model.flexhook.thermal_tokens``), ~5 min
 instead of an hour of OneTrack-M training.
@@ -255,6 +261,29 @@ def train_flexhook(model, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict
     model.eval()
 
 
+def extra_head_seed(seed: int, k: int) -> int:
+    """Seed of FlexHook head ``k`` >= 1 of a run with ``train.seed`` = ``seed``."""
+    if k < 1:
+        raise ValueError(f"extra FlexHook heads are numbered from 1, got {k}")
+    return 1000 * (int(seed) + 1) + int(k)
+
+
+def train_flexhook_head(head, clips: Sequence[CachedClip], bank: TextBank, cfg: Dict[str, Any], seed: int,
+                        log: List[Dict[str, Any]], progress: bool = True) -> None:
+    """Re-initialise ``head`` (a FlexHook) from ``seed`` and train it with its
+    own sampling stream ``default_rng(seed)``; torch's global RNG is left as
+    it was, so the result depends on (seed, clips, texts, cfg) only."""
+    from ..models.flexhook_model import FlexHook
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        head.load_state_dict(FlexHook(head.cfg).state_dict())
+        first = len(log)
+        train_flexhook(head, clips, bank, cfg, np.random.default_rng(int(seed)), log, progress)
+    for row in log[first:]:
+        row["head_seed"] = int(seed)
+
+
 # ----------------------------------------------------------------------- run
 def load_onetrack_part(models, path: str) -> None:
     """Load only the OneTrack-M tensors of a saved rmot weights file into
@@ -277,6 +306,42 @@ def load_onetrack_part(models, path: str) -> None:
     if saved != own:
         raise WeightsError(f"{path}: OneTrack-M architecture differs from the config ({saved} != {own})")
     models.onetrack.load_state_dict(state)
+
+
+def load_first_parts(models, path: str) -> None:
+    """Load OneTrack-M and the first FlexHook head of a weights file saved with
+    fewer FlexHook heads than ``models`` has (``train.resume_from`` before
+    training the missing heads). Raises WeightsError when the architectures
+    of those parts differ."""
+    from safetensors import safe_open
+
+    from ..models.errors import WeightsError
+    from ..trackers.referring_tracker import WEIGHTS_FORMAT
+
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path}: resume_from weights not found")
+    with safe_open(path, framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        parts = {p: {k[len(p) + 1:]: f.get_tensor(k) for k in f.keys() if k.startswith(p + ".")}
+                 for p in ("onetrack", "flexhook")}
+    if meta.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{path}: format {meta.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
+    saved = json.loads(meta.get("config_json", "{}"))
+    own = models.cfg.to_dict()
+    for p in ("onetrack", "flexhook"):
+        if saved.get(p) != own[p]:
+            raise WeightsError(f"{path}: {p} architecture differs from the config ({saved.get(p)} != {own[p]})")
+    models.onetrack.load_state_dict(parts["onetrack"])
+    models.flexhook.load_state_dict(parts["flexhook"])
+
+
+def saved_flexhook_heads(path: str) -> int:
+    """Number of FlexHook heads recorded in a weights file's config (1 when unset)."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+    return int(json.loads(meta.get("config_json", "{}")).get("flexhook_members", 1))
 
 
 def prepare_data(cfg: Dict[str, Any], model_cfg, progress: bool = True):
@@ -378,15 +443,22 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
     ft = dict(tcfg.get("finetune", {}) or {})
     _check_keys(ft, {"onetrack_steps", "flexhook_steps", "lr", "batch"}, "train.finetune")
     t1 = time.time()
+    heads = models.flexhook_heads()
+    trained_heads = 0          # heads already trained (loaded from resume_from)
     if tcfg.get("resume_from"):
         # the main phases were already run and saved: continue with the fine-tuning stage only
         from ..trackers.referring_tracker import load_weights
 
+        resume = str(tcfg["resume_from"])
         if tcfg.get("retrain_flexhook"):
             # keep the saved OneTrack-M only; FlexHook (whose architecture may differ) trains from its initialisation
-            load_onetrack_part(models, str(tcfg["resume_from"]))
+            load_onetrack_part(models, resume)
+        elif os.path.isfile(resume) and saved_flexhook_heads(resume) < len(heads):
+            load_first_parts(models, resume)    # OneTrack-M + first head; the missing heads train below
+            trained_heads = 1
         else:
-            load_weights(models, str(tcfg["resume_from"]), preset)
+            load_weights(models, resume, preset)
+            trained_heads = len(heads)
     else:
         train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
     if ft.get("onetrack_steps"):
@@ -401,6 +473,8 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
     if ft.get("flexhook_steps"):
         train_flexhook(models.flexhook, clips, bank, dict(fh_cfg, steps=int(ft["flexhook_steps"]),
                                                           lr=float(ft.get("lr", 5e-4))), rng, log, progress)
+    for k in range(max(trained_heads, 1), len(heads)):
+        train_flexhook_head(heads[k], clips, bank, fh_cfg, extra_head_seed(seed, k), log, progress)
     t3 = time.time()
     sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
     summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),
