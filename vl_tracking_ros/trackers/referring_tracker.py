@@ -40,7 +40,7 @@ from ..core.types import SensorFrame, TargetQuery, TrackerOutput, TrackResult, T
 from ..models.config import drop_unset_late_fields
 from ..models.errors import WeightsError
 from ..models.flexhook_ensemble import FlexHookEnsemble
-from ..models.flexhook_model import FlexHook, FlexHookConfig, LanguageState
+from ..models.flexhook_model import FlexHook, FlexHookConfig
 from ..models.onetrack_backbone import MultiScaleBackbone, preprocess_rgb, thermal_channel, with_thermal
 from ..models.onetrack_encoder import OneTrackConfig, OneTrackM
 from ..models.onetrack_heads import decode_frame
@@ -108,7 +108,7 @@ class RmotModelConfig:
         seed, whose logits are averaged (``models/flexhook_ensemble.py``).
         1 = the single head of the paper. More heads lower the draw-to-draw
         variance of the referring scores at K x FlexHook's time per frame
-        (~5 ms each on one CPU core) and K x its training time.
+        (~4-5 ms each on one CPU core, measured) and K x its training time.
     """
 
     LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("flexhook_members",)

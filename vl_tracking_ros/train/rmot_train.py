@@ -22,10 +22,11 @@ adding heads leaves OneTrack-M and the first head exactly as with one head;
 their logits are averaged at run time (``models/flexhook_ensemble.py``).
 
 ``train.resume_from: <weights>`` continues from saved weights (fine-tuning
-stage only; heads missing from a file saved with fewer heads are trained); with ``train.retrain_flexhook: true`` only the saved OneTrack-M
-is kept and FlexHook is trained afresh with ``train.flexhook`` -- for
-FlexHook-only changes (e.g. ``model.flexhook.thermal_tokens``), ~5 min
-instead of an hour of OneTrack-M training.
+stage only; heads missing from a file saved with fewer heads are trained);
+with ``train.retrain_flexhook: true`` only the saved OneTrack-M is kept and
+FlexHook is trained afresh with ``train.flexhook`` -- for FlexHook-only
+changes (e.g. ``model.flexhook.thermal_tokens``), ~5 min instead of an hour
+of OneTrack-M training.
 """
 from __future__ import annotations
 
