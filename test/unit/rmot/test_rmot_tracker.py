@@ -201,9 +201,10 @@ def test_history_of_a_coasting_track_holds_its_last_box(tracker):
 
 
 def test_low_score_second_pass_on_the_real_model(tracker, clip, monkeypatch):
-    """``low_detection_threshold`` on the shipped weights: weak peaks extend
-    existing tracks (some reported tracks carry a sub-threshold score) and the
-    clip still scores above the floor; a threshold above the detection
+    """``low_detection_threshold`` on the shipped weights (detection threshold
+    raised to 0.7, low one 0.3, so the pass has work on this clean clip): weak
+    peaks extend existing tracks (reported tracks carry a sub-threshold score
+    on several frames) and the clip still scores above the floor; a threshold above the detection
     threshold is refused with the key named."""
     from vl_tracking_ros.eval.runner import run_clip
     from vl_tracking_ros.trackers.association import Associator
@@ -211,7 +212,9 @@ def test_low_score_second_pass_on_the_real_model(tracker, clip, monkeypatch):
 
     tcfg = dict(load_yaml_config(DEFAULT_CONFIG)["tracker"])
     tcfg.pop("threads", None)
-    thr = float(tcfg["detection_threshold"])
+    # a strict detection threshold leaves many true peaks between it and the low one, so the pass has work
+    tcfg["detection_threshold"] = thr = 0.7
+    tcfg["association"] = dict(tcfg.get("association") or {}, birth_score=0.7)
     weak_frames = []
     original = Associator.update
 
@@ -221,12 +224,12 @@ def test_low_score_second_pass_on_the_real_model(tracker, clip, monkeypatch):
         return out
 
     monkeypatch.setattr(Associator, "update", counting_update)
-    low = ReferringTracker(tracker.models, config=tracker_config_from_dict(dict(tcfg, low_detection_threshold=0.1)),
+    low = ReferringTracker(tracker.models, config=tracker_config_from_dict(dict(tcfg, low_detection_threshold=0.3)),
                            device="cpu", name="rmot-small-low")
     res = run_clip(low, clip)
     print("CI clip metrics, low-score pass", {k: res.metrics[k] for k in ("HOTA", "DetA", "AssA", "IDF1")},
           "frames with a weak-peak match", sum(weak_frames))
-    assert sum(weak_frames) > 0
+    assert sum(weak_frames) >= 5
     assert res.metrics["HOTA"] >= MIN_HOTA, res.metrics
     with pytest.raises(ValueError, match="low_detection_threshold"):
         tracker_config_from_dict(dict(tcfg, low_detection_threshold=thr + 0.1))
