@@ -178,6 +178,20 @@ class AssociationConfig:
 _INF = 1e6
 
 
+def _motion_dist(tracks: List[Track], dets: Detections) -> np.ndarray:
+    """(T, N) distance, in units of each track's box size, between every
+    track's last centre and every detection's displacement-predicted
+    previous centre."""
+    track_c = np.stack([t.center_xy for t in tracks])
+    sizes = np.array([t.size for t in tracks], np.float32)
+    return np.linalg.norm(dets.prev_centers_xy[None, :, :] - track_c[:, None, :], axis=2) / sizes[:, None]
+
+
+def _assign(cost: np.ndarray) -> List[tuple]:
+    """Hungarian assignment on ``cost``; pairs whose cost is gated (>= _INF) are dropped."""
+    return [(i, j) for i, j in zip(*linear_sum_assignment(cost)) if cost[i, j] < _INF]
+
+
 class Associator:
     """Stateful Hungarian tracker over per-frame detections (one stream)."""
 
@@ -227,19 +241,14 @@ class Associator:
         # 1) motion step: active (seen last frame) tracks vs displacement-predicted centres
         active = [t for t in self._tracks if t.frames_since_seen == 0]
         if active and n:
-            prev_c = dets.prev_centers_xy
-            track_c = np.stack([t.center_xy for t in active])
-            sizes = np.array([t.size for t in active], np.float32)
-            dist = np.linalg.norm(prev_c[None, :, :] - track_c[:, None, :], axis=2) / sizes[:, None]
+            dist = _motion_dist(active, dets)
             cost = dist.copy()
             if dets.embeddings is not None:
                 for i, t in enumerate(active):
                     if t.embedding is not None:
                         cost[i] += cfg.appearance_weight * (1.0 - dets.embeddings @ t.embedding)
             cost[dist > cfg.max_match_dist] = _INF
-            for i, j in zip(*linear_sum_assignment(cost)):
-                if cost[i, j] >= _INF:
-                    continue
+            for i, j in _assign(cost):
                 self._match(active[i], dets, j)
                 matched.add(active[i].track_id)
                 unmatched_dets.discard(j)
@@ -248,14 +257,8 @@ class Associator:
         if low_dets is not None and len(low_dets):
             rest = [t for t in active if t.track_id not in matched and t.status == TrackStatus.CONFIRMED]
             if rest:
-                track_c = np.stack([t.center_xy for t in rest])
-                sizes = np.array([t.size for t in rest], np.float32)
-                dist = np.linalg.norm(low_dets.prev_centers_xy[None, :, :] - track_c[:, None, :], axis=2)
-                dist = dist / sizes[:, None]
-                cost = np.where(dist > cfg.low_match_dist, _INF, dist)
-                for i, j in zip(*linear_sum_assignment(cost)):
-                    if cost[i, j] >= _INF:
-                        continue
+                dist = _motion_dist(rest, low_dets)
+                for i, j in _assign(np.where(dist > cfg.low_match_dist, _INF, dist)):
                     self._match(rest[i], low_dets, j, update_embedding=False)
                     matched.add(rest[i].track_id)
 
@@ -278,9 +281,7 @@ class Associator:
                 else:
                     c = d / radius
                 cost[i, ok] = c[ok]
-            for i, j in zip(*linear_sum_assignment(cost)):
-                if cost[i, j] >= _INF:
-                    continue
+            for i, j in _assign(cost):
                 self._match(lost[i], dets, rem[j])
                 matched.add(lost[i].track_id)
                 unmatched_dets.discard(rem[j])

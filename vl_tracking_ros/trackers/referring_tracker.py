@@ -439,10 +439,13 @@ class ReferringTracker(Tracker):
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w_img)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h_img)
         t3 = time.perf_counter()
-        strong = dets.scores >= thr
-        split = [Detections(boxes[m], dets.scores[m], dets.prev_centers_xy[m] * scale4[:2], dets.embeddings[m])
-                 for m in (strong, ~strong)]
-        tracks = self.associator.update(split[0], split[1] if low is not None else None)
+        prev_xy = dets.prev_centers_xy * scale4[:2]
+        if low is None:
+            tracks = self.associator.update(Detections(boxes, dets.scores, prev_xy, dets.embeddings))
+        else:   # peaks below the detection threshold go to the low-score pass only
+            strong = dets.scores >= thr
+            tracks = self.associator.update(*[Detections(boxes[m], dets.scores[m], prev_xy[m], dets.embeddings[m])
+                                              for m in (strong, ~strong)])
         norm4 = np.array([w_img, h_img, w_img, h_img], np.float32)
         live = {t.track_id for t in self.associator.tracks}
         for tid in list(self._history):

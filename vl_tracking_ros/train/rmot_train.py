@@ -286,10 +286,13 @@ def train_flexhook_head(head, clips: Sequence[CachedClip], bank: TextBank, cfg: 
 
 
 # ----------------------------------------------------------------------- run
-def load_onetrack_part(models, path: str) -> None:
-    """Load only the OneTrack-M tensors of a saved rmot weights file into
-    ``models`` (``train.resume_from`` with ``retrain_flexhook``). Raises
-    WeightsError when the file's OneTrack-M architecture differs."""
+def load_parts(models, path: str, parts: Sequence[str]) -> None:
+    """Load only the named parts (``"onetrack"``, ``"flexhook"`` = the first
+    FlexHook head) of a saved rmot weights file into ``models``, for
+    ``train.resume_from``: OneTrack-M alone with ``retrain_flexhook``, or
+    OneTrack-M + the first head of a file saved with fewer FlexHook heads
+    (the missing heads are then trained). Raises WeightsError when the file
+    is missing, of another format, or a part's architecture differs."""
     from safetensors import safe_open
 
     from ..models.errors import WeightsError
@@ -299,41 +302,16 @@ def load_onetrack_part(models, path: str) -> None:
         raise WeightsError(f"{path}: resume_from weights not found")
     with safe_open(path, framework="pt", device="cpu") as f:
         meta = f.metadata() or {}
-        state = {k[len("onetrack."):]: f.get_tensor(k) for k in f.keys() if k.startswith("onetrack.")}
-    if meta.get("format") != WEIGHTS_FORMAT:
-        raise WeightsError(f"{path}: format {meta.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
-    saved = json.loads(meta.get("config_json", "{}")).get("onetrack")
-    own = models.cfg.to_dict()["onetrack"]
-    if saved != own:
-        raise WeightsError(f"{path}: OneTrack-M architecture differs from the config ({saved} != {own})")
-    models.onetrack.load_state_dict(state)
-
-
-def load_first_parts(models, path: str) -> None:
-    """Load OneTrack-M and the first FlexHook head of a weights file saved with
-    fewer FlexHook heads than ``models`` has (``train.resume_from`` before
-    training the missing heads). Raises WeightsError when the architectures
-    of those parts differ."""
-    from safetensors import safe_open
-
-    from ..models.errors import WeightsError
-    from ..trackers.referring_tracker import WEIGHTS_FORMAT
-
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path}: resume_from weights not found")
-    with safe_open(path, framework="pt", device="cpu") as f:
-        meta = f.metadata() or {}
-        parts = {p: {k[len(p) + 1:]: f.get_tensor(k) for k in f.keys() if k.startswith(p + ".")}
-                 for p in ("onetrack", "flexhook")}
+        states = {p: {k[len(p) + 1:]: f.get_tensor(k) for k in f.keys() if k.startswith(p + ".")} for p in parts}
     if meta.get("format") != WEIGHTS_FORMAT:
         raise WeightsError(f"{path}: format {meta.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
     saved = json.loads(meta.get("config_json", "{}"))
     own = models.cfg.to_dict()
-    for p in ("onetrack", "flexhook"):
+    for p in parts:
         if saved.get(p) != own[p]:
             raise WeightsError(f"{path}: {p} architecture differs from the config ({saved.get(p)} != {own[p]})")
-    models.onetrack.load_state_dict(parts["onetrack"])
-    models.flexhook.load_state_dict(parts["flexhook"])
+    for p in parts:
+        getattr(models, p).load_state_dict(states[p])
 
 
 def saved_flexhook_heads(path: str) -> int:
@@ -453,9 +431,9 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
         resume = str(tcfg["resume_from"])
         if tcfg.get("retrain_flexhook"):
             # keep the saved OneTrack-M only; FlexHook (whose architecture may differ) trains from its initialisation
-            load_onetrack_part(models, resume)
+            load_parts(models, resume, ("onetrack",))
         elif os.path.isfile(resume) and saved_flexhook_heads(resume) < len(heads):
-            load_first_parts(models, resume)    # OneTrack-M + first head; the missing heads train below
+            load_parts(models, resume, ("onetrack", "flexhook"))   # + first head; the missing heads train below
             trained_heads = 1
         else:
             load_weights(models, resume, preset)
