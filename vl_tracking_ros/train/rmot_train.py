@@ -27,6 +27,10 @@ with ``train.retrain_flexhook: true`` only the saved OneTrack-M is kept and
 FlexHook is trained afresh with ``train.flexhook`` -- for FlexHook-only
 changes (e.g. ``model.flexhook.thermal_tokens``), ~5 min instead of an hour
 of OneTrack-M training.
+
+``train.finetune.onetrack_rounds`` (list of ``{steps, seed, lr}``) adds
+further OneTrack-M joint fine-tuning cycles after all heads
+(:func:`finetune_rounds`).
 """
 from __future__ import annotations
 
@@ -160,6 +164,56 @@ def train_onetrack(model, clips: Sequence[CachedClip], cfg: Dict[str, Any], rng:
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
+
+
+def _joint_cfg(ot_cfg: Dict[str, Any], steps: int, lr: float) -> Dict[str, Any]:
+    """``train_onetrack`` config of one joint fine-tuning cycle (``steps`` steps,
+    cosine from ``lr``) with the batch / head-frame / thermal settings of ``ot_cfg``."""
+    return {"schedule": "joint", "steps": {"joint": int(steps)}, "lr": float(lr), "batch": ot_cfg.get("batch", 4),
+            "head_frames": ot_cfg.get("head_frames", 0), "thermal_dropout": ot_cfg.get("thermal_dropout", 0.3)}
+
+
+def check_rounds(rounds: Any) -> List[Dict[str, Any]]:
+    """Validate ``train.finetune.onetrack_rounds`` (None or a list of
+    ``{steps: int > 0, seed: int, lr: float > 0}``); returns the list."""
+    if rounds is None:
+        return []
+    if not isinstance(rounds, list):
+        raise TrainConfigError(f"train.finetune.onetrack_rounds must be a list, got {type(rounds).__name__}")
+    for i, r in enumerate(rounds):
+        where = f"train.finetune.onetrack_rounds[{i}]"
+        if not isinstance(r, dict):
+            raise TrainConfigError(f"{where} must be a mapping with steps, seed, lr; got {r!r}")
+        _check_keys(r, {"steps", "seed", "lr"}, where)
+        missing = {"steps", "seed", "lr"} - set(r)
+        if missing:
+            raise TrainConfigError(f"{where} lacks {sorted(missing)}")
+        if isinstance(r["steps"], bool) or not isinstance(r["steps"], int) or r["steps"] <= 0:
+            raise TrainConfigError(f"{where}.steps must be a positive integer, got {r['steps']!r}")
+        if isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
+            raise TrainConfigError(f"{where}.seed must be an integer, got {r['seed']!r}")
+        if not isinstance(r["lr"], (int, float)) or isinstance(r["lr"], bool) or not r["lr"] > 0:
+            raise TrainConfigError(f"{where}.lr must be a positive number, got {r['lr']!r}")
+    return rounds
+
+
+def finetune_rounds(model, clips: Sequence[CachedClip], ot_cfg: Dict[str, Any], rounds: Sequence[Dict[str, Any]],
+                    log: List[Dict[str, Any]], progress: bool = True) -> None:
+    """Further joint fine-tuning cycles of OneTrack-M, run after every FlexHook
+    head (r10, stop 25: OneTrack-M's loss was still falling at the end of the
+    main schedule). Each round is one cosine cycle from its ``lr`` whose
+    batches come from ``numpy.random.default_rng(seed)`` only (OneTrack-M has
+    no dropout, so nothing else draws randomness): a round gives the same
+    weights whether it runs at the end of a run from nothing or on weights
+    saved earlier (``resume_from`` with ``finetune.onetrack_steps: 0``).
+    FlexHook samples the backbone's maps, not OneTrack-M's, so the heads
+    trained before stay valid."""
+    for i, r in enumerate(rounds):
+        n0 = len(log)
+        train_onetrack(model, clips, _joint_cfg(ot_cfg, r["steps"], r["lr"]), np.random.default_rng(int(r["seed"])),
+                       log, progress)
+        for rec in log[n0:]:
+            rec["round"] = i
 
 
 # ------------------------------------------------------------------ FlexHook
@@ -420,7 +474,8 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
     models = RmotModels(model_cfg)
     log: List[Dict[str, Any]] = []
     ft = dict(tcfg.get("finetune", {}) or {})
-    _check_keys(ft, {"onetrack_steps", "flexhook_steps", "lr", "batch"}, "train.finetune")
+    _check_keys(ft, {"onetrack_steps", "flexhook_steps", "lr", "batch", "onetrack_rounds"}, "train.finetune")
+    rounds = check_rounds(ft.get("onetrack_rounds"))
     t1 = time.time()
     heads = models.flexhook_heads()
     trained_heads = 0          # heads already trained (loaded from resume_from)
@@ -441,10 +496,7 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
     else:
         train_onetrack(models.onetrack, clips, ot_cfg, rng, log, progress)
     if ft.get("onetrack_steps"):
-        train_onetrack(models.onetrack, clips, {"schedule": "joint", "steps": {"joint": int(ft["onetrack_steps"])},
-                                                "lr": float(ft.get("lr", 5e-4)), "batch": ot_cfg.get("batch", 4),
-                                                "head_frames": ot_cfg.get("head_frames", 0),
-                                                "thermal_dropout": ot_cfg.get("thermal_dropout", 0.3)},
+        train_onetrack(models.onetrack, clips, _joint_cfg(ot_cfg, ft["onetrack_steps"], ft.get("lr", 5e-4)),
                        rng, log, progress)
     t2 = time.time()
     if not tcfg.get("resume_from") or tcfg.get("retrain_flexhook"):
@@ -454,6 +506,7 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
                                                           lr=float(ft.get("lr", 5e-4))), rng, log, progress)
     for k in range(max(trained_heads, 1), len(heads)):
         train_flexhook_head(heads[k], clips, bank, fh_cfg, extra_head_seed(seed, k), log, progress)
+    finetune_rounds(models.onetrack, clips, ot_cfg, rounds, log, progress)
     t3 = time.time()
     sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
     summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),

@@ -159,3 +159,37 @@ def test_tracker_runs_an_ensemble(tiny_cache, tmp_path):
     scores = [t.expression_score for f in clip.frames for t in tracker.step(f).tracks]
     assert scores and all(0.0 <= s <= 1.0 for s in scores)
     assert np.isfinite(scores).all()
+
+
+ROUNDS = [{"steps": 2, "seed": 12, "lr": 5e-4}, {"steps": 2, "seed": 13, "lr": 2.5e-4}]
+
+
+def test_onetrack_rounds_give_the_same_weights_at_the_end_of_a_run_or_on_saved_weights(tiny_cache, tmp_path):
+    """``finetune.onetrack_rounds`` change OneTrack-M only (the heads are those
+    of the run without rounds), and rounds applied to saved weights
+    (``resume_from`` with ``onetrack_steps: 0``) give the same tensors as the
+    rounds at the end of one run from nothing."""
+    base, _ = _run(tiny_cache, tmp_path, "base", 2)
+    full, summary = _run(tiny_cache, tmp_path, "rounds", 2, finetune={"onetrack_rounds": ROUNDS})
+    assert set(full) == set(base)
+    assert all(torch.equal(v, full[k]) for k, v in base.items() if not k.startswith("onetrack."))
+    assert any(not torch.equal(v, full[k]) for k, v in base.items() if k.startswith("onetrack."))
+    resumed, _ = _run(tiny_cache, tmp_path, "resumed_rounds", 2, resume_from=str(tmp_path / "base.safetensors"),
+                      finetune={"onetrack_steps": 0, "onetrack_rounds": ROUNDS})
+    assert all(torch.equal(v, resumed[k]) for k, v in full.items())
+    one_round, _ = _run(tiny_cache, tmp_path, "one_round", 2, resume_from=str(tmp_path / "base.safetensors"),
+                        finetune={"onetrack_steps": 0, "onetrack_rounds": ROUNDS[:1]})
+    assert any(not torch.equal(v, one_round[k]) for k, v in full.items() if k.startswith("onetrack."))
+
+
+@pytest.mark.parametrize("rounds, match", [
+    ({"steps": 2}, "must be a list"),
+    ([{"steps": 2, "seed": 1}], "lacks"),
+    ([{"steps": 0, "seed": 1, "lr": 1e-3}], "positive integer"),
+    ([{"steps": 2, "seed": "a", "lr": 1e-3}], "seed must be an integer"),
+    ([{"steps": 2, "seed": 1, "lr": -1}], "lr must be a positive"),
+    ([{"steps": 2, "seed": 1, "lr": 1e-3, "batch": 3}], "unknown|not allowed|batch"),
+])
+def test_onetrack_rounds_config_errors(rounds, match):
+    with pytest.raises(rmot_train.TrainConfigError, match=match):
+        rmot_train.check_rounds(rounds)
