@@ -119,7 +119,8 @@ def _run(tiny_cache, tmp_path, name, members, **train):
     model = dict(SMALL, flexhook_members=members)
     tcfg = dict(cfg, seed=3, out=str(tmp_path / f"{name}.safetensors"), threads=1,
                 onetrack={"schedule": "joint", "steps": {"joint": 2}, "batch": 1, "head_frames": 1},
-                flexhook={"steps": 3, "batch": 2, "lr": 1e-3}, **train)
+                flexhook={"steps": 3, "batch": 2, "lr": 1e-3})
+    tcfg.update(train)
     summary = rmot_train.run({"kind": "rmot", "preset": "rmot-ens-test", "model": model, "train": tcfg},
                              progress=False)
     return load_file(summary["weights"]), summary
@@ -180,6 +181,14 @@ def test_onetrack_rounds_give_the_same_weights_at_the_end_of_a_run_or_on_saved_w
     one_round, _ = _run(tiny_cache, tmp_path, "one_round", 2, resume_from=str(tmp_path / "base.safetensors"),
                         finetune={"onetrack_steps": 0, "onetrack_rounds": ROUNDS[:1]})
     assert any(not torch.equal(v, one_round[k]) for k, v in full.items() if k.startswith("onetrack."))
+    # how the shipped r10 file was made: one resumed run per round, its seed as train.seed and its
+    # steps / lr as the fine-tuning stage's
+    prev = tmp_path / "base.safetensors"
+    for i, r in enumerate(ROUNDS):
+        chained, _ = _run(tiny_cache, tmp_path, f"chained{i}", 2, resume_from=str(prev), seed=r["seed"],
+                          finetune={"onetrack_steps": r["steps"], "lr": r["lr"]})
+        prev = tmp_path / f"chained{i}.safetensors"
+    assert all(torch.equal(v, chained[k]) for k, v in full.items())
 
 
 @pytest.mark.parametrize("rounds, match", [
