@@ -506,11 +506,13 @@ def run(config: Dict[str, Any], progress: bool = True, args: Any = None) -> Dict
                                                           lr=float(ft.get("lr", 5e-4))), rng, log, progress)
     for k in range(max(trained_heads, 1), len(heads)):
         train_flexhook_head(heads[k], clips, bank, fh_cfg, extra_head_seed(seed, k), log, progress)
-    finetune_rounds(models.onetrack, clips, ot_cfg, rounds, log, progress)
     t3 = time.time()
-    sha = save_weights(models, out, preset, {"train_seconds": f"{t3 - t0:.0f}", "train_clips": str(len(clips))})
+    finetune_rounds(models.onetrack, clips, ot_cfg, rounds, log, progress)
+    t4 = time.time()
+    sha = save_weights(models, out, preset, {"train_seconds": f"{t4 - t0:.0f}", "train_clips": str(len(clips))})
     summary = {"preset": preset, "weights": out, "sha256": sha, "bytes": os.path.getsize(out),
-               "seconds": {"data": round(t_data, 1), "onetrack": round(t2 - t1, 1), "flexhook": round(t3 - t2, 1)},
+               "seconds": {"data": round(t_data, 1), "onetrack": round(t2 - t1, 1), "flexhook": round(t3 - t2, 1),
+                           **({"onetrack_rounds": round(t4 - t3, 1)} if rounds else {})},
                "clips": len(clips), "config_hash": model_cfg.config_hash(),
                "final": {k: v for k, v in log[-1].items()} if log else {}}
     log_path = tcfg.get("log") or os.path.splitext(out)[0] + ".trainlog.json"
