@@ -171,7 +171,7 @@ def test_onetrack_rounds_give_the_same_weights_at_the_end_of_a_run_or_on_saved_w
     (``resume_from`` with ``onetrack_steps: 0``) give the same tensors as the
     rounds at the end of one run from nothing."""
     base, _ = _run(tiny_cache, tmp_path, "base", 2)
-    full, summary = _run(tiny_cache, tmp_path, "rounds", 2, finetune={"onetrack_rounds": ROUNDS})
+    full, _ = _run(tiny_cache, tmp_path, "rounds", 2, finetune={"onetrack_rounds": ROUNDS})
     assert set(full) == set(base)
     assert all(torch.equal(v, full[k]) for k, v in base.items() if not k.startswith("onetrack."))
     assert any(not torch.equal(v, full[k]) for k, v in base.items() if k.startswith("onetrack."))
