@@ -47,3 +47,18 @@ def test_modalities_option_restricts_the_tracker_and_rejects_unknown_ones(monkey
     assert r["modalities"] == ["rgb"] and 0.0 <= r["sot-night"]["PRE"] <= 1.0
     with pytest.raises(SystemExit, match="--modalities: unknown modalities"):
         sot_validate.main(["--set", "3", "--modalities", "rgb,thermla"])
+
+
+def test_long_set_is_the_documented_command_and_frames_is_checked(one_clip_plan, monkeypatch, tmp_path):
+    """``--set long`` is ``--start 6000 --spacing 100 --frames 240`` (the
+    length of the --full evaluation clips); the equivalence is run on a
+    30-frame copy of the set to keep CI short. ``--frames`` < 2 is a clear error."""
+    assert sot_validate.LONG_SET == {"start": 6000, "spacing": 100, "mult": 1, "frames": 240}
+    monkeypatch.setattr(sot_validate, "LONG_SET", dict(sot_validate.LONG_SET, frames=30))
+    named, explicit = tmp_path / "long.json", tmp_path / "explicit.json"
+    assert sot_validate.main(["--set", "long", "--json", str(named)]) == 0
+    assert sot_validate.main(["--start", "6000", "--frames", "30", "--json", str(explicit)]) == 0
+    a, b = json.loads(named.read_text()), json.loads(explicit.read_text())
+    assert a["switch"] == b["switch"] and a["switch"]["clips"] == 1 and 0.0 <= a["mean_PRE"] <= 1.0
+    with pytest.raises(SystemExit, match="--frames must be >= 2"):
+        sot_validate.main(["--frames", "1"])
