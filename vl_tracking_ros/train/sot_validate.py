@@ -38,6 +38,9 @@ VALIDATION_SETS: Dict[str, Dict[str, int]] = {
 #: the long set (stop 26): 240-frame clips, as long as the ``--full`` evaluation suites', where a tracker
 #: drifts and the night and switch figures have headroom (the 60-frame night clips are near 0.91 PRE)
 LONG_SET: Dict[str, int] = {"start": 6000, "spacing": 100, "mult": 1, "frames": 240}
+#: ``--set suites`` (stop 26): the evaluation suites' own samplers and clip lengths, drawn with suite seeds
+#: default + these offsets (sot-day 2001 / 3001 / 4001, ...), never a default (evaluation) seed: 30 clips per suite
+SUITE_SEED_OFFSETS = (1000, 2000, 3000)
 
 
 def _parse_override(text: str):
@@ -68,6 +71,8 @@ def main(argv=None) -> int:
     p.add_argument("--spacing", type=int, default=100, help="index offset between the suites' clip blocks")
     p.add_argument("--mult", type=int, default=1, help="clips per suite = PLAN x mult")
     p.add_argument("--frames", type=int, default=60, help="frames per clip (>= 2)")
+    p.add_argument("--max-clips", type=int, default=None,
+                   help="--set suites: only the first K clips of each suite seed (a quick check)")
     p.add_argument("--no-motion", action="store_true", help="ablation: withhold the previous frame")
     p.add_argument("--only", default=None, help="comma-separated suites of PLAN")
     p.add_argument("--gating", action="append", default=[], metavar="KEY=VALUE",
@@ -76,9 +81,9 @@ def main(argv=None) -> int:
                    help="comma-separated modalities the tracker may use, e.g. rgb (RGB only) or rgb,thermal "
                         "(default: RGB + every X modality the weights were trained for)")
     p.add_argument("--json", default=None)
-    p.add_argument("--set", default=None, choices=sorted(VALIDATION_SETS) + ["all", "long"],
+    p.add_argument("--set", default=None, choices=sorted(VALIDATION_SETS) + ["all", "long", "suites"],
                    help="one of the standard clip sets (overrides --start/--spacing/--mult/--frames), all three, "
-                        "or the long set")
+                        "the long set, or the suites set")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     gating = dict(_parse_override(kv) for kv in args.gating)
@@ -87,6 +92,8 @@ def main(argv=None) -> int:
     unknown = sorted(only - set(PLAN))
     if unknown:
         raise SystemExit(f"--only: unknown suite(s) {unknown}; valid: {', '.join(PLAN)}")
+    if args.max_clips is not None and args.max_clips < 1:
+        raise SystemExit(f"--max-clips must be >= 1, got {args.max_clips}")
     if args.frames < 2:
         raise SystemExit(f"--frames must be >= 2, got {args.frames}")
     t0 = time.time()
@@ -112,7 +119,34 @@ def main(argv=None) -> int:
         out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
         return out
 
-    if args.set == "all":
+    def suite_set() -> Dict[str, object]:
+        from ..data.suites import SUITES, get_suite
+
+        out: Dict[str, object] = {}
+        for suite in PLAN:
+            if suite not in only:
+                continue
+            seeds = [SUITES[suite].seed + off for off in SUITE_SEED_OFFSETS]
+            suites = [get_suite(suite, seed=sd) for sd in seeds]
+            per_seed = [len(su) if args.max_clips is None else min(len(su), args.max_clips) for su in suites]
+            n = sum(per_seed)
+            try:
+                tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
+                                          use_motion=not args.no_motion, gating=gating, modalities=modalities)
+            except UnsupportedModalityError as exc:
+                raise SystemExit(f"--modalities: {exc}") from exc
+            clips = (su.clip(i) for su, k in zip(suites, per_seed) for i in range(k))
+            rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
+            tracker.close()
+            out[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
+            out[suite].update(clips=n, seeds=seeds, per_clip_PRE=[round(c["PRE"], 4) for c in rep["per_clip"]])
+            print(suite, {k: v for k, v in out[suite].items() if k != "per_clip_PRE"}, flush=True)
+        out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
+        return out
+
+    if args.set == "suites":
+        res = suite_set()
+    elif args.set == "all":
         res: Dict[str, object] = {f"set{k}": one_set(**v) for k, v in VALIDATION_SETS.items()}
         sets = [res[f"set{k}"] for k in VALIDATION_SETS]
         res["per_suite_PRE"] = {s: sum(r[s]["PRE"] for r in sets) / len(sets) for s in PLAN if s in only}

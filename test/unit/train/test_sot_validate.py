@@ -62,3 +62,27 @@ def test_long_set_is_the_documented_command_and_frames_is_checked(one_clip_plan,
     assert a["switch"] == b["switch"] and a["switch"]["clips"] == 1 and 0.0 <= a["mean_PRE"] <= 1.0
     with pytest.raises(SystemExit, match="--frames must be >= 2"):
         sot_validate.main(["--frames", "1"])
+
+
+def test_suites_set_draws_the_evaluation_sampler_with_non_evaluation_seeds(one_clip_plan, tmp_path):
+    """``--set suites`` evaluates the suites' own clips (get_suite) under
+    seeds default + 1000 / 2000 / 3000, never the default (evaluation) seed;
+    the figures are those of evaluate_clips on the same clips."""
+    from vl_tracking_ros.data.suites import SUITES, get_suite
+    from vl_tracking_ros.eval.cli_eval import build_report
+    from vl_tracking_ros.eval.runner import evaluate_clips
+    from vl_tracking_ros.trackers.language_tracker import LanguageTracker
+
+    out = tmp_path / "suites.json"
+    assert sot_validate.main(["--set", "suites", "--max-clips", "1", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["switch"]
+    default = SUITES["switch"].seed
+    assert r["seeds"] == [default + 1000, default + 2000, default + 3000] and default not in r["seeds"]
+    assert r["clips"] == 3 and len(r["per_clip_PRE"]) == 3
+    tracker = LanguageTracker("mvlm-small")
+    clips = [get_suite("switch", seed=sd).clip(0) for sd in r["seeds"]]
+    rep = build_report(evaluate_clips(tracker, clips, suite="switch", show_progress=False))
+    tracker.close()
+    assert r["PRE"] == pytest.approx(rep["PRE"]) and r["switch_relock_30"] == rep["switch_relock_30"]
+    with pytest.raises(SystemExit, match="--max-clips must be >= 1"):
+        sot_validate.main(["--set", "suites", "--max-clips", "0"])
