@@ -160,7 +160,8 @@ def drop_unset_late_fields(d: Dict[str, Any], cfg: Any) -> Dict[str, Any]:
     lists in its ``LATE_FIELDS`` while they hold their default: fields added
     after weights were shipped are hashed only when set, so weights trained
     before a field existed keep their config hash. Returns ``d``."""
-    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+                for f in dataclasses.fields(cfg)}
     for name in getattr(type(cfg), "LATE_FIELDS", ()):
         if name in d and d[name] == defaults[name]:
             del d[name]

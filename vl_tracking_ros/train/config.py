@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from ..models.candidate_ranker import RankerConfig
 from ..models.config import ModelConfig, config_from_dict, drop_unset_late_fields
@@ -41,6 +41,13 @@ class TrainConfig:
     ema_decay: d > 0 keeps an exponential moving average of the trained
         weights in each stage (span ~1 / (1 - d) steps) and ships the
         average instead of the last step's weights; 0 (default) = off.
+    rounds: further training cycles after stage 2, in order, each
+        ``{stage: 1 | 2, steps: int > 0, seed: int, lr: float > 0}``: one
+        fresh one-cycle of ``steps`` AdamW steps at peak ``lr`` on the RGB base
+        (stage 1; MeME untouched) or on MeME (stage 2; base frozen), batches
+        drawn from ``seed`` alone. Stop 26: a base round + a MeME round on v8
+        raised validation on the suite-sampler set (docs/sot-model.md).
+        Empty (default) = none.
     ckpt_every: steps between checkpoints (resumable).
     num_threads: torch CPU threads.
     cache_workers: processes that render + encode the training clips (one
@@ -75,18 +82,41 @@ class TrainConfig:
     w_moe: float = 0.1
     moe_balance: float = 0.01
     ema_decay: float = 0.0
+    rounds: List[Dict[str, Any]] = field(default_factory=list)
     ckpt_every: int = 250
     num_threads: int = 2
     cache_workers: int = 1
     val_frac: float = 0.05
 
     #: fields added after weights were shipped (see :func:`drop_unset_late_fields`)
-    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("ema_decay",)
+    LATE_FIELDS: ClassVar[Tuple[str, ...]] = ("ema_decay", "rounds")
 
     def validate(self) -> "TrainConfig":
         if not 0.0 <= self.ema_decay < 1.0:
             raise ModelConfigError(f"train.ema_decay must lie in [0, 1), got {self.ema_decay}")
+        for i, r in enumerate(self.rounds):
+            check_round(r, f"train.rounds[{i}]")
         return self
+
+
+def check_round(r: Any, where: str) -> None:
+    """One ``train.rounds`` entry: a mapping with exactly stage (1 or 2),
+    steps (int > 0), seed (int) and lr (number > 0); ModelConfigError otherwise."""
+    keys = {"stage", "steps", "seed", "lr"}
+    if not isinstance(r, dict):
+        raise ModelConfigError(f"{where} must be a mapping with stage, steps, seed, lr; got {r!r}")
+    if set(r) != keys:
+        raise ModelConfigError(f"{where} must have exactly the keys {sorted(keys)}; "
+                               f"missing {sorted(keys - set(r))}, unknown {sorted(set(r) - keys)}")
+    if r["stage"] not in (1, 2) or isinstance(r["stage"], bool):
+        raise ModelConfigError(f"{where}.stage must be 1 (RGB base) or 2 (MeME), got {r['stage']!r}")
+    for key in ("steps", "seed"):
+        if isinstance(r[key], bool) or not isinstance(r[key], int):
+            raise ModelConfigError(f"{where}.{key} must be an integer, got {r[key]!r}")
+    if r["steps"] <= 0:
+        raise ModelConfigError(f"{where}.steps must be positive, got {r['steps']}")
+    if isinstance(r["lr"], bool) or not isinstance(r["lr"], (int, float)) or not r["lr"] > 0:
+        raise ModelConfigError(f"{where}.lr must be a positive number, got {r['lr']!r}")
 
 
 @dataclass

@@ -13,10 +13,11 @@ last checkpoint. Seeds are fixed.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
@@ -126,9 +127,11 @@ def _set_stage_trainable(net: LanguageTrackingNetwork, stage: int):
 
 
 def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfig, stage: int, steps: int,
-                ckpt_dir: str, progress: bool = True, resume: bool = True) -> Dict[str, float]:
+                ckpt_dir: str, progress: bool = True, resume: bool = True,
+                ckpt_name: Optional[str] = None) -> Dict[str, float]:
     """Train one stage for ``steps`` optimiser steps; returns the mean of the
-    last 50 steps' losses. Resumes from ``ckpt_dir/stage{stage}.pt``.
+    last 50 steps' losses. Resumes from ``ckpt_dir/<ckpt_name>``
+    (default ``stage{stage}.pt``).
 
     With ``train.ema_decay > 0`` an EMA of the trained parameters is kept
     (checkpointed beside the raw weights, which stay under ``model``) and
@@ -138,7 +141,7 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
     lr = tc.stage2_lr if (stage == 2 and tc.stage2_lr > 0) else tc.lr
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
-    ckpt_path = os.path.join(ckpt_dir, f"stage{stage}.pt")
+    ckpt_path = os.path.join(ckpt_dir, ckpt_name or f"stage{stage}.pt")
     start = 0
     rng = np.random.default_rng(tc.seed * 1000 + stage)
     torch.manual_seed(tc.seed * 1000 + stage)
@@ -195,6 +198,29 @@ def train_stage(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetCo
         ema.copy_to_params()
     tail = history[-50:]
     return {k: float(np.mean([h[k] for h in tail])) for k in (tail[0] if tail else {})}
+
+
+def round_ckpt_name(index: int, rnd: Dict[str, Any]) -> str:
+    """Checkpoint file of ``train.rounds[index]``; the name carries the
+    round's settings, so an edited round never resumes another's state."""
+    return f"round{index}-stage{rnd['stage']}-{rnd['steps']}-seed{rnd['seed']}-lr{float(rnd['lr']):g}.pt"
+
+
+def train_round(net: LanguageTrackingNetwork, cache: FeatureCache, cfg: PresetConfig, index: int,
+                ckpt_dir: str, progress: bool = True, resume: bool = True) -> Dict[str, float]:
+    """Run ``cfg.train.rounds[index]``: :func:`train_stage` of its stage for its
+    steps, with its ``lr`` as the stage's peak rate and its ``seed`` as
+    ``train.seed`` (which seeds the batch draws and torch), on whatever
+    weights ``net`` holds. The same round gives the same weights at the end
+    of a run from nothing or on weights loaded from a file (tested)."""
+    rnd = cfg.train.rounds[index]
+    stage = int(rnd["stage"])
+    lr = float(rnd["lr"])
+    tc = dataclasses.replace(cfg.train, seed=int(rnd["seed"]), rounds=[],
+                             **({"lr": lr} if stage == 1 else {"stage2_lr": lr}))
+    LOG.info("round %d: stage %d, %d steps, seed %d, peak lr %g", index, stage, rnd["steps"], rnd["seed"], lr)
+    return train_stage(net, cache, dataclasses.replace(cfg, train=tc), stage, int(rnd["steps"]), ckpt_dir,
+                       progress=progress, resume=resume, ckpt_name=round_ckpt_name(index, rnd))
 
 
 @torch.no_grad()

@@ -58,21 +58,6 @@ def test_preset_yaml_is_valid_and_strict(tmp_path):
         load_preset_config(str(bad))
 
 
-@pytest.fixture(scope="module")
-def tiny_setup(tiny_bert_dir):
-    """A tiny network + a real cache from 2 short WORLD training clips
-    (random-init backbone and a tiny BERT keep it fast)."""
-    text = TextEncoder(tiny_bert_dir, max_tokens=8)
-    model = ModelConfig(d_model=32, num_heads=2, num_layers=1, ffn_dim=64, global_size_hw=[96, 128], local_size=64,
-                        max_text_tokens=8, meme_rank=8, contrastive_dim=16, head_hidden=16, x_through_base=False)
-    train = TrainConfig(num_clips=2, frames_per_clip=6, frame_stride=2, extra_expressions=1, batch_size=8,
-                        lr=3e-3, val_frac=0.01, ckpt_every=1000, num_threads=1)
-    cfg = PresetConfig("tiny", model, GateConfig(), train)
-    net = LanguageTrackingNetwork(model, text_dim=text.dim, pretrained=False)
-    cache = build_cache(cfg, net.image_encoder, text, progress=False)
-    return cfg, net, cache
-
-
 def test_cache_from_world_clips(tiny_setup):
     cfg, net, cache = tiny_setup
     assert cache.num_samples >= 4
