@@ -78,6 +78,7 @@ def test_suites_set_draws_the_evaluation_sampler_with_non_evaluation_seeds(one_c
     r = json.loads(out.read_text())["switch"]
     default = SUITES["switch"].seed
     assert r["seeds"] == [default + 1000, default + 2000, default + 3000] and default not in r["seeds"]
+    assert not set(sot_validate.SUITE_SEED_OFFSETS) & set(sot_validate.CONFIRM_SEED_OFFSETS)
     assert r["clips"] == 3 and len(r["per_clip_PRE"]) == 3
     tracker = LanguageTracker("mvlm-small")
     clips = [get_suite("switch", seed=sd).clip(0) for sd in r["seeds"]]
