@@ -36,6 +36,11 @@ def test_manifest_entry_matches_the_shipped_file():
     assert set(entry["trained_modalities"]) == {"depth", "thermal", "event"}
     assert "efficientnet-lite0" in entry["pretrained_sources"]["image_backbone"]
     assert entry["data_version"] and entry["recipe_hash"] and entry["metrics"]
+    # the shipped YAML is the recipe that made the file (v9: v8's stages + train.rounds)
+    from vl_tracking_ros.train.config import load_preset_config
+
+    shipped = load_preset_config(entry["config"])
+    assert entry["recipe_hash"] == shipped.recipe_hash and entry["rounds"] == shipped.train.rounds
 
 
 def _clip():
