@@ -84,7 +84,7 @@ def _load_init_weights(net, path: str, model_hash: str) -> list:
         raise SystemExit(f"--init-weights: {path} was trained for model config {meta.get('config_hash')!r}, "
                          f"this config hashes to {model_hash!r}")
     missing, unexpected = net.load_state_dict(state, strict=False)
-    trained = {k for k, _ in net.trained_state_dict().items()}
+    trained = set(net.trained_state_dict())
     lacking = sorted(k for k in missing if k in trained)
     if unexpected or lacking:
         raise SystemExit(f"--init-weights: {path} does not match the network (unexpected {sorted(unexpected)[:5]}, "
