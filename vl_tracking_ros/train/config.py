@@ -99,6 +99,18 @@ class TrainConfig:
         return self
 
 
+def check_cycle_fields(r: Dict[str, Any], where: str, error: type = ModelConfigError) -> None:
+    """The ``steps`` (int > 0), ``seed`` (int) and ``lr`` (number > 0) of one
+    extra training cycle -- an mvlm ``train.rounds`` entry or an rmot
+    ``train.finetune.onetrack_rounds`` entry; raises ``error`` otherwise."""
+    if isinstance(r["steps"], bool) or not isinstance(r["steps"], int) or r["steps"] <= 0:
+        raise error(f"{where}.steps must be a positive integer, got {r['steps']!r}")
+    if isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
+        raise error(f"{where}.seed must be an integer, got {r['seed']!r}")
+    if isinstance(r["lr"], bool) or not isinstance(r["lr"], (int, float)) or not r["lr"] > 0:
+        raise error(f"{where}.lr must be a positive number, got {r['lr']!r}")
+
+
 def check_round(r: Any, where: str) -> None:
     """One ``train.rounds`` entry: a mapping with exactly stage (1 or 2),
     steps (int > 0), seed (int) and lr (number > 0); ModelConfigError otherwise."""
@@ -110,13 +122,7 @@ def check_round(r: Any, where: str) -> None:
                                f"missing {sorted(keys - set(r))}, unknown {sorted(set(r) - keys)}")
     if r["stage"] not in (1, 2) or isinstance(r["stage"], bool):
         raise ModelConfigError(f"{where}.stage must be 1 (RGB base) or 2 (MeME), got {r['stage']!r}")
-    for key in ("steps", "seed"):
-        if isinstance(r[key], bool) or not isinstance(r[key], int):
-            raise ModelConfigError(f"{where}.{key} must be an integer, got {r[key]!r}")
-    if r["steps"] <= 0:
-        raise ModelConfigError(f"{where}.steps must be positive, got {r['steps']}")
-    if isinstance(r["lr"], bool) or not isinstance(r["lr"], (int, float)) or not r["lr"] > 0:
-        raise ModelConfigError(f"{where}.lr must be a positive number, got {r['lr']!r}")
+    check_cycle_fields(r, where)
 
 
 @dataclass

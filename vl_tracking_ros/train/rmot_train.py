@@ -49,6 +49,7 @@ from ..models.flexhook_chook import reference_barrier_loss
 from ..models.flexhook_losses import pair_focal_loss
 from ..models.onetrack_losses import WindowTargets, build_window_targets, collate_targets, onetrack_losses
 from ..models.onetrack_backbone import with_thermal
+from .config import check_cycle_fields
 from .rmot_data import MIN_VISIBILITY, CachedClip, TextBank
 from .rmot_noise import NoiseConfig, perturb
 
@@ -188,12 +189,7 @@ def check_rounds(rounds: Any) -> List[Dict[str, Any]]:
         missing = {"steps", "seed", "lr"} - set(r)
         if missing:
             raise TrainConfigError(f"{where} lacks {sorted(missing)}")
-        if isinstance(r["steps"], bool) or not isinstance(r["steps"], int) or r["steps"] <= 0:
-            raise TrainConfigError(f"{where}.steps must be a positive integer, got {r['steps']!r}")
-        if isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
-            raise TrainConfigError(f"{where}.seed must be an integer, got {r['seed']!r}")
-        if not isinstance(r["lr"], (int, float)) or isinstance(r["lr"], bool) or not r["lr"] > 0:
-            raise TrainConfigError(f"{where}.lr must be a positive number, got {r['lr']!r}")
+        check_cycle_fields(r, where, TrainConfigError)
     return rounds
 
 

@@ -118,26 +118,35 @@ def main(argv=None) -> int:
         raise SystemExit(f"--frames must be >= 2, got {args.frames}")
     t0 = time.time()
 
+    def score(suite: str, clips, n: int):
+        """A fresh tracker over ``n`` clips of ``suite``: (PRE / AUC / switch figures + clip count,
+        the whole eval report)."""
+        try:
+            tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
+                                      use_motion=not args.no_motion, gating=gating, modalities=modalities)
+        except UnsupportedModalityError as exc:
+            raise SystemExit(f"--modalities: {exc}") from exc
+        rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
+        tracker.close()
+        res = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
+        res["clips"] = n
+        return res, rep
+
+    def with_mean(out: Dict[str, object]) -> Dict[str, object]:
+        out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
+        return out
+
     def one_set(start: int, spacing: int, mult: int, frames: int = 60) -> Dict[str, object]:
         out: Dict[str, object] = {}
         for k, (suite, n) in enumerate(PLAN.items()):
             if suite not in only:
                 continue
             n *= mult
-            try:
-                tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
-                                          use_motion=not args.no_motion, gating=gating, modalities=modalities)
-            except UnsupportedModalityError as exc:
-                raise SystemExit(f"--modalities: {exc}") from exc
             clips = training_clips(args.stream, n, mix={suite: 1.0}, start=start + spacing * k,
                                   num_frames=frames)
-            rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
-            tracker.close()
-            out[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
-            out[suite]["clips"] = n
+            out[suite], _ = score(suite, clips, n)
             print(suite, out[suite], flush=True)
-        out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
-        return out
+        return with_mean(out)
 
     def suite_set(offsets) -> Dict[str, object]:
         from ..data.suites import SUITES, get_suite
@@ -149,20 +158,11 @@ def main(argv=None) -> int:
             seeds = [SUITES[suite].seed + off for off in offsets]
             suites = [get_suite(suite, seed=sd) for sd in seeds]
             per_seed = [len(su) if args.max_clips is None else min(len(su), args.max_clips) for su in suites]
-            n = sum(per_seed)
-            try:
-                tracker = LanguageTracker(args.preset, config_path=args.config, weights_dir=args.weights_dir,
-                                          use_motion=not args.no_motion, gating=gating, modalities=modalities)
-            except UnsupportedModalityError as exc:
-                raise SystemExit(f"--modalities: {exc}") from exc
             clips = (su.clip(i) for su, k in zip(suites, per_seed) for i in range(k))
-            rep = build_report(evaluate_clips(tracker, clips, suite=suite, total_clips=n))
-            tracker.close()
-            out[suite] = {c: rep.get(c) for c in ("PRE", "AUC", "switch_latency_median", "switch_relock_30")}
-            out[suite].update(clips=n, seeds=seeds, per_clip_PRE=[round(c["PRE"], 4) for c in rep["per_clip"]])
-            print(suite, {k: v for k, v in out[suite].items() if k != "per_clip_PRE"}, flush=True)
-        out["mean_PRE"] = sum(out[s]["PRE"] for s in PLAN if s in out) / len(only)
-        return out
+            out[suite], rep = score(suite, clips, sum(per_seed))
+            print(suite, dict(out[suite], seeds=seeds), flush=True)
+            out[suite].update(seeds=seeds, per_clip_PRE=[round(c["PRE"], 4) for c in rep["per_clip"]])
+        return with_mean(out)
 
     if args.set in ("suites", "suites-confirm"):
         res = suite_set(SUITE_SEED_OFFSETS if args.set == "suites" else CONFIRM_SEED_OFFSETS)

@@ -39,7 +39,7 @@ def test_rounds_are_validated_and_hashed_only_when_set(tmp_path):
     bad = {
         "stage must be 1": [{"stage": 3, "steps": 10, "seed": 3, "lr": 1e-4}],
         "exactly the keys": [{"stage": 1, "steps": 10, "lr": 1e-4}],
-        "steps must be positive": [{"stage": 1, "steps": 0, "seed": 3, "lr": 1e-4}],
+        "steps must be a positive integer": [{"stage": 1, "steps": 0, "seed": 3, "lr": 1e-4}],
         "seed must be an integer": [{"stage": 2, "steps": 5, "seed": 1.5, "lr": 1e-4}],
         "lr must be a positive": [{"stage": 2, "steps": 5, "seed": 1, "lr": -1.0}],
         "must be a mapping": [[1, 10, 3, 1e-4]],
